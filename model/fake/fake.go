@@ -45,7 +45,7 @@ func (c *Clock) Advance(d time.Duration) {
 // n*Decode; the first token comes at p*Prefill + Decode.
 type Model struct {
 	Clock    *Clock
-	LoadTime    time.Duration // time a Load takes
+	LoadTime time.Duration // time a Load takes
 	Prefill  time.Duration // per prompt token
 	Decode   time.Duration // per generated token
 	Answers  map[string]string
