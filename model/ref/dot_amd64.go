@@ -1,0 +1,99 @@
+package ref
+
+import "golang.org/x/sys/cpu"
+
+// useFMA reports whether the AVX2 and FMA kernels may run.
+var useFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernelName names the vector kernels in use.
+var kernelName = "go"
+
+func init() {
+	if useFMA {
+		kernelName = "avx2+fma"
+	}
+}
+
+// The assembly kernels process n floats, n a multiple of 8; the callers
+// below finish the remainder in Go.
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func dot4AVX2(w *float32, stride int, x *float32, n int, out *[4]float32)
+
+//go:noescape
+func dot4x2AVX2(w *float32, stride int, x0, x1 *float32, n int, out0, out1 *[4]float32)
+
+//go:noescape
+func axpyAVX2(a float32, x, y *float32, n int)
+
+func dot(a, b []float32) float32 {
+	n := len(a) &^ 7
+	if !useFMA || n == 0 {
+		return dotGo(a, b)
+	}
+	b = b[:len(a)]
+	s := dotAVX2(&a[0], &b[0], n)
+	for i := n; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func dot4(w []float32, stride int, x []float32, out *[4]float32) {
+	n := len(x) &^ 7
+	if !useFMA || n == 0 {
+		dot4Go(w, stride, x, out)
+		return
+	}
+	_ = w[3*stride+len(x)-1] // bounds check for the assembly
+	dot4AVX2(&w[0], stride, &x[0], n, out)
+	if n < len(x) {
+		for r := 0; r < 4; r++ {
+			row := w[r*stride : r*stride+len(x)]
+			s := out[r]
+			for i := n; i < len(x); i++ {
+				s += row[i] * x[i]
+			}
+			out[r] = s
+		}
+	}
+}
+
+func dot4x2(w []float32, stride int, x0, x1 []float32, out0, out1 *[4]float32) {
+	n := len(x0) &^ 7
+	if !useFMA || n == 0 {
+		dot4Go(w, stride, x0, out0)
+		dot4Go(w, stride, x1, out1)
+		return
+	}
+	x1 = x1[:len(x0)]
+	_ = w[3*stride+len(x0)-1]
+	dot4x2AVX2(&w[0], stride, &x0[0], &x1[0], n, out0, out1)
+	if n < len(x0) {
+		for r := 0; r < 4; r++ {
+			row := w[r*stride : r*stride+len(x0)]
+			s0, s1 := out0[r], out1[r]
+			for i := n; i < len(x0); i++ {
+				s0 += row[i] * x0[i]
+				s1 += row[i] * x1[i]
+			}
+			out0[r], out1[r] = s0, s1
+		}
+	}
+}
+
+func axpy(a float32, x, y []float32) {
+	n := len(x) &^ 7
+	if !useFMA || n == 0 {
+		axpyGo(a, x, y)
+		return
+	}
+	y = y[:len(x)]
+	axpyAVX2(a, &x[0], &y[0], n)
+	for i := n; i < len(x); i++ {
+		y[i] += a * x[i]
+	}
+}

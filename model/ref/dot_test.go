@@ -1,0 +1,106 @@
+package ref
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+	return s
+}
+
+// close32 reports whether got is within a relative tolerance of want,
+// scaled by the size of the sum of absolute terms.
+func close32(got, want, scale float32) bool {
+	return math.Abs(float64(got-want)) <= 1e-5*float64(scale)+1e-6
+}
+
+func absDot(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += float32(math.Abs(float64(a[i] * b[i])))
+	}
+	return s
+}
+
+func TestKernelsMatchGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 1000; n += 1 + n/16 {
+		for _, off := range []int{0, 1, 3} {
+			// Unaligned views into larger arrays.
+			a := randSlice(r, n+off)[off:]
+			b := randSlice(r, n+off+2)[off+1:][:n]
+			if got, want := dot(a, b), dotGo(a, b); !close32(got, want, absDot(a, b)) {
+				t.Fatalf("dot n=%d off=%d: got %v, want %v", n, off, got, want)
+			}
+			if n == 0 {
+				continue
+			}
+			stride := n + off
+			w := randSlice(r, 4*stride+off)[off:]
+			x0 := randSlice(r, n+1)[1:]
+			x1 := randSlice(r, n)
+			var got0, got1, want0, want1 [4]float32
+			dot4(w, stride, x0, &got0)
+			dot4Go(w, stride, x0, &want0)
+			for k := range 4 {
+				if !close32(got0[k], want0[k], absDot(w[k*stride:k*stride+n], x0)) {
+					t.Fatalf("dot4 n=%d off=%d row %d: got %v, want %v", n, off, k, got0[k], want0[k])
+				}
+			}
+			dot4x2(w, stride, x0, x1, &got0, &got1)
+			dot4Go(w, stride, x1, &want1)
+			for k := range 4 {
+				if !close32(got0[k], want0[k], absDot(w[k*stride:k*stride+n], x0)) ||
+					!close32(got1[k], want1[k], absDot(w[k*stride:k*stride+n], x1)) {
+					t.Fatalf("dot4x2 n=%d off=%d row %d: got %v %v, want %v %v", n, off, k, got0[k], got1[k], want0[k], want1[k])
+				}
+			}
+			y := randSlice(r, n+off)[off:]
+			y2 := append([]float32(nil), y...)
+			axpy(0.75, a, y)
+			axpyGo(0.75, a, y2)
+			for i := range y {
+				if !close32(y[i], y2[i], 2) {
+					t.Fatalf("axpy n=%d off=%d [%d]: got %v, want %v", n, off, i, y[i], y2[i])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{288, 768, 2048} {
+		x := randSlice(r, n)
+		w := randSlice(r, 4*n)
+		b.Run("dot/n="+itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(8 * n))
+			var s float32
+			for b.Loop() {
+				s += dot(w[:n], x)
+			}
+			_ = s
+		})
+		b.Run("dot4/n="+itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(4 * 4 * n))
+			var out [4]float32
+			for b.Loop() {
+				dot4(w, n, x, &out)
+			}
+		})
+		b.Run("dotGo/n="+itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(8 * n))
+			var s float32
+			for b.Loop() {
+				s += dotGo(w[:n], x)
+			}
+			_ = s
+		})
+	}
+}
