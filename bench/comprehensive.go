@@ -15,7 +15,8 @@ import (
 // Comprehensive sends a run of distinct requests one after another and
 // reports requests per second over the whole run, the memory the run used
 // (peak resident set size during the run minus before it) and the time per
-// request. The samples are per-request latencies in seconds. The number of
+// request. The samples are per-request rates (1/latency); the latencies are
+// kept too. The number of
 // requests is the environment's iterations (default InputSize).
 type Comprehensive struct {
 	InputSize int
@@ -71,8 +72,19 @@ func (b *Comprehensive) Run(ctx context.Context, env *Env) (result.Result, error
 		return result.Result{}, fmt.Errorf("run took no measurable time")
 	}
 	rps := float64(n) / total
-	meta := stats.Summarize(latencies).Metadata("requests / total seconds (samples are per-request seconds)")
-	meta["samples"] = latencies
+	rates := make([]float64, len(latencies))
+	for i, l := range latencies {
+		rates[i] = 1 / l
+	}
+	// The headline is requests over the whole run's time; the summary is of
+	// per-request rates (1/latency), in the same unit.
+	meta := stats.Summarize(rates).Metadata("requests / total seconds (summary: per-request 1/latency)")
+	meta["samples"] = rates
+	lat := stats.Summarize(latencies)
+	meta["latency_seconds"] = latencies
+	meta["latency_p50"] = lat.P50
+	meta["latency_p90"] = lat.P90
+	meta["latency_p99"] = lat.P99
 	meta["requests_per_second"] = rps
 	meta["memory_used_mb"] = (float64(rep.Peak) - float64(rep.Initial)) / mb
 	meta["total_time"] = total

@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/inference-pio/piobench/bench"
+	"github.com/inference-pio/piobench/model"
+	"github.com/inference-pio/piobench/result"
+	"github.com/inference-pio/piobench/runner"
+)
+
+type runFlags struct {
+	suite      string
+	benchmarks []string
+	out        string
+	iterations int
+	warmup     int
+	models     []string
+	driver     string
+	modelPath  string
+	tokenizer  string
+	datasets   []string
+	timeout    time.Duration
+	quiet      bool
+}
+
+func newRunCmd(cfg Config, stdout, stderr io.Writer) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a benchmark suite over one or more models and write JSON and CSV results",
+		Long: `Run benchmarks a model (ref:15m unless told otherwise) with the full suite,
+prints a table of results, and writes one JSON and one CSV file into
+benchmark_results/ (or --out). Exit code 0: all benchmarks passed; 1: some
+failed; 2: bad flags or input; 130: interrupted (finished results are
+still written).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("iterations") && f.iterations <= 0 {
+				return usagef("--iterations %d: must be at least 1", f.iterations)
+			}
+			if cmd.Flags().Changed("warmup") && f.warmup < 0 {
+				return usagef("--warmup %d: must be 0 or more", f.warmup)
+			}
+			if !cmd.Flags().Changed("warmup") {
+				f.warmup = -1
+			}
+			if f.timeout < 0 {
+				return usagef("--timeout %v: must not be negative", f.timeout)
+			}
+			return runRun(cmd.Context(), cfg, &f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.suite, "suite", "full", "suite to run: performance, memory, accuracy or full")
+	fl.StringArrayVar(&f.benchmarks, "benchmark", nil, "run only this benchmark (repeatable); overrides --suite")
+	fl.StringVar(&f.out, "out", "benchmark_results", "directory for the JSON and CSV results")
+	fl.IntVar(&f.iterations, "iterations", 0, "measured iterations per benchmark (default: each benchmark's own)")
+	fl.IntVar(&f.warmup, "warmup", 0, "warmup iterations per benchmark, not measured (default: each benchmark's own)")
+	fl.StringArrayVar(&f.models, "model", nil, "model to benchmark as DRIVER:PRESET, such as ref:15m or ref:110m (repeatable)")
+	fl.StringVar(&f.driver, "driver", "", "driver for --model-path (default ref)")
+	fl.StringVar(&f.modelPath, "model-path", "", "weights file to load with --driver, such as a llama2.c checkpoint")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file for --model-path (default: tokenizer.bin beside it)")
+	fl.StringArrayVar(&f.datasets, "dataset", nil, "JSONL file of {\"input\",\"expected\"} cases for the accuracy benchmark")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit per benchmark (0: none)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	return cmd
+}
+
+// factories resolves the benchmarks to run, checking every name first.
+func factories(cfg Config, f *runFlags) ([]bench.Factory, []string, error) {
+	names := f.benchmarks
+	if len(names) == 0 {
+		var err error
+		names, err = cfg.Benchmarks.Suite(f.suite)
+		if err != nil {
+			return nil, nil, asUsage(err)
+		}
+	}
+	var cases []bench.Case
+	for _, d := range f.datasets {
+		c, err := bench.ReadDataset(d)
+		if err != nil {
+			return nil, nil, asUsage(err)
+		}
+		cases = append(cases, c...)
+	}
+	var out []bench.Factory
+	for _, n := range names {
+		if _, err := cfg.Benchmarks.New(n); err != nil {
+			return nil, nil, asUsage(err)
+		}
+		n := n
+		out = append(out, func() bench.Benchmark {
+			b, _ := cfg.Benchmarks.New(n)
+			if a, ok := b.(*bench.Accuracy); ok && len(cases) > 0 {
+				a.Cases = cases
+				a.Dataset = strings.Join(f.datasets, ",")
+			}
+			return b
+		})
+	}
+	if len(f.datasets) > 0 && !contains(names, "accuracy") {
+		return nil, nil, usagef("--dataset is for the accuracy benchmark, which this run does not include")
+	}
+	return out, names, nil
+}
+
+// targets resolves the models to benchmark. It opens each once (without
+// loading) so that unknown names and bad files are reported before
+// anything runs.
+func targets(cfg Config, f *runFlags) ([]runner.Target, map[string][]string, error) {
+	type spec struct {
+		driver string
+		mc     model.Config
+		label  string
+	}
+	var specs []spec
+	switch {
+	case f.modelPath != "":
+		if len(f.models) > 0 {
+			return nil, nil, usagef("--model and --model-path cannot be used together")
+		}
+		d := f.driver
+		if d == "" {
+			d = "ref"
+		}
+		if _, err := os.Stat(f.modelPath); err != nil {
+			return nil, nil, usagef("--model-path: %v", errors.Unwrap(err))
+		}
+		specs = append(specs, spec{d, model.Config{Path: f.modelPath, Tokenizer: f.tokenizer}, f.modelPath})
+	default:
+		if f.tokenizer != "" {
+			return nil, nil, usagef("--tokenizer needs --model-path")
+		}
+		names := f.models
+		if len(names) == 0 {
+			names = []string{"ref:15m"}
+		}
+		for _, n := range names {
+			d, p, ok := strings.Cut(n, ":")
+			if !ok {
+				if f.driver == "" {
+					return nil, nil, usagef("unknown model %q: want DRIVER:PRESET, one of %s", n, strings.Join(cfg.Models.Models(), ", "))
+				}
+				d, p = f.driver, n
+			}
+			if f.driver != "" && d != f.driver {
+				return nil, nil, usagef("--model %s is not a model of --driver %s", n, f.driver)
+			}
+			specs = append(specs, spec{d, model.Config{Preset: p}, d + ":" + p})
+		}
+	}
+	var out []runner.Target
+	notes := map[string][]string{}
+	for _, s := range specs {
+		m, err := cfg.Models.Open(s.driver, s.mc)
+		if err != nil {
+			return nil, nil, asUsage(err)
+		}
+		name := s.label
+		if d, ok := m.(model.Describer); ok {
+			if info := d.Info(); info.Name != "" {
+				name = info.Name
+			}
+			notes[name] = d.Info().Notes
+		}
+		m.Close()
+		s := s
+		out = append(out, runner.Target{Name: name, Open: func(context.Context) (model.Model, error) {
+			return cfg.Models.Open(s.driver, s.mc)
+		}})
+	}
+	return out, notes, nil
+}
+
+// checkWritable makes sure results can be written to dir before anything
+// runs.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usagef("--out %s: cannot create the directory: %v", dir, errors.Unwrap(err))
+	}
+	probe, err := os.CreateTemp(dir, ".piobench-probe-*")
+	if err != nil {
+		return usagef("--out %s: cannot write there: %v", dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writer) error {
+	facts, names, err := factories(cfg, f)
+	if err != nil {
+		return err
+	}
+	tgts, notes, err := targets(cfg, f)
+	if err != nil {
+		return err
+	}
+	if err := checkWritable(f.out); err != nil {
+		return err
+	}
+	run := &result.Run{
+		SchemaVersion: result.SchemaVersion,
+		RunID:         newRunID(),
+		StartedAt:     result.Time(time.Now().UTC()),
+		Environment:   result.CaptureEnvironment(ctx),
+		Results:       []result.Result{},
+		Config: map[string]any{
+			"command":    "run",
+			"suite":      f.suite,
+			"benchmarks": names,
+			"models":     targetNames(tgts),
+			"iterations": f.iterations,
+			"warmup":     f.warmup,
+			"timeout":    f.timeout.String(),
+			"datasets":   f.datasets,
+		},
+	}
+	var prog *progressLine
+	if !f.quiet && isTerminal(stderr) {
+		prog = &progressLine{w: stderr}
+	}
+	opts := runner.Options{
+		Benchmarks: facts,
+		Iterations: f.iterations,
+		Warmup:     f.warmup,
+		Timeout:    f.timeout,
+	}
+	if prog != nil {
+		opts.Progress = prog.update
+	}
+	results, runErr := runner.Run(ctx, tgts, opts)
+	if prog != nil {
+		prog.clear()
+	}
+	run.Results = append(run.Results, results...)
+	fin := result.Time(time.Now().UTC())
+	run.FinishedAt = &fin
+	interrupted := runErr != nil && ctx.Err() != nil
+	if interrupted {
+		run.Config["interrupted"] = true
+	}
+	printTable(stdout, run.Results)
+	for _, t := range tgts {
+		for _, n := range notes[t.Name] {
+			fmt.Fprintf(stdout, "note: %s: %s\n", t.Name, n)
+		}
+	}
+	jp, cp, err := result.WriteFiles(f.out, run)
+	if err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\n", jp, cp)
+	switch {
+	case interrupted:
+		fmt.Fprintf(stderr, "piobench: interrupted: %d of %d benchmarks finished\n", len(results), len(tgts)*len(facts))
+		return exitError{ExitInterrupted}
+	case runErr != nil:
+		return runErr
+	case run.Failures() > 0:
+		fmt.Fprintf(stderr, "piobench: %d of %d benchmarks failed\n", run.Failures(), len(run.Results))
+		return exitError{ExitFailed}
+	}
+	return nil
+}
+
+func targetNames(ts []runner.Target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
