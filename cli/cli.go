@@ -118,9 +118,19 @@ func newRoot(cfg Config, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(cfg, stdout, stderr), newListCmd(cfg, stdout), newVersionCmd(stdout))
+	for _, c := range commands {
+		root.AddCommand(c(cfg, stdout, stderr))
+	}
 	return root
 }
+
+// A command makes one subcommand. Each subcommand's file adds its maker to
+// commands from init, so subcommands live in files of their own.
+type command func(cfg Config, stdout, stderr io.Writer) *cobra.Command
+
+var commands []command
+
+func addCommand(c command) { commands = append(commands, c) }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {

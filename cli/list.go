@@ -12,7 +12,12 @@ import (
 	"github.com/inference-pio/piobench/result"
 )
 
-func newListCmd(cfg Config, stdout io.Writer) *cobra.Command {
+func init() {
+	addCommand(newListCmd)
+	addCommand(newVersionCmd)
+}
+
+func newListCmd(cfg Config, stdout, _ io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List models, drivers, benchmarks and suites",
@@ -46,7 +51,7 @@ func newListCmd(cfg Config, stdout io.Writer) *cobra.Command {
 	}
 }
 
-func newVersionCmd(stdout io.Writer) *cobra.Command {
+func newVersionCmd(_ Config, stdout, _ io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print piobench's version",

@@ -34,6 +34,8 @@ type runFlags struct {
 	quiet      bool
 }
 
+func init() { addCommand(newRunCmd) }
+
 func newRunCmd(cfg Config, stdout, stderr io.Writer) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
