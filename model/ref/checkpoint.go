@@ -124,7 +124,7 @@ func checkHeader(name string, hdr []byte, size int64) (Shape, bool, error) {
 			what = "extra bytes at the end; wrong format?"
 		}
 		return Shape{}, false, fmt.Errorf("%s: header says %d bytes of weights but file has %d bytes (%s)",
-			base, want-headerBytes, size-headerBytes, what)
+			base, want, size, what)
 	}
 	return s, shared, nil
 }
