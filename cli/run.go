@@ -32,12 +32,14 @@ type runFlags struct {
 	datasets   []string
 	timeout    time.Duration
 	quiet      bool
+	// ext holds the flag values of run hooks, by hook name.
+	ext map[string]any
 }
 
 func init() { addCommand(newRunCmd) }
 
 func newRunCmd(cfg Config, stdout, stderr io.Writer) *cobra.Command {
-	var f runFlags
+	f := runFlags{ext: map[string]any{}}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a benchmark suite over one or more models and write JSON and CSV results",
@@ -76,6 +78,11 @@ still written).`,
 	fl.StringArrayVar(&f.datasets, "dataset", nil, "JSONL file of {\"input\",\"expected\"} cases for the accuracy benchmark")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit per benchmark (0: none)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	for _, h := range runHooks {
+		if h.addFlags != nil {
+			h.addFlags(fl, &f)
+		}
+	}
 	return cmd
 }
 
@@ -108,6 +115,11 @@ func factories(cfg Config, f *runFlags) ([]bench.Factory, []string, error) {
 			if a, ok := b.(*bench.Accuracy); ok && len(cases) > 0 {
 				a.Cases = cases
 				a.Dataset = strings.Join(f.datasets, ",")
+			}
+			for _, h := range runHooks {
+				if h.configure != nil {
+					h.configure(f, b)
+				}
 			}
 			return b
 		})
@@ -207,12 +219,37 @@ func newRunID() string {
 	return hex.EncodeToString(b)
 }
 
+// resolveTargets asks each hook for the models to run, then falls back to
+// --model / --model-path.
+func resolveTargets(ctx context.Context, cfg Config, f *runFlags) ([]runner.Target, map[string][]string, error) {
+	for _, h := range runHooks {
+		if h.targets == nil {
+			continue
+		}
+		ts, notes, ok, err := h.targets(ctx, cfg, f)
+		if err != nil {
+			return nil, nil, asUsage(err)
+		}
+		if ok {
+			return ts, notes, nil
+		}
+	}
+	return targets(cfg, f)
+}
+
 func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writer) error {
+	for _, h := range runHooks {
+		if h.check != nil {
+			if err := h.check(cfg, f); err != nil {
+				return asUsage(err)
+			}
+		}
+	}
 	facts, names, err := factories(cfg, f)
 	if err != nil {
 		return err
 	}
-	tgts, notes, err := targets(cfg, f)
+	tgts, notes, err := resolveTargets(ctx, cfg, f)
 	if err != nil {
 		return err
 	}
@@ -236,6 +273,13 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 			"datasets":   f.datasets,
 		},
 	}
+	for _, h := range runHooks {
+		if h.begin != nil {
+			if err := h.begin(ctx, cfg, f, run); err != nil {
+				return asUsage(fmt.Errorf("%s: %w", h.name, err))
+			}
+		}
+	}
 	var prog *progressLine
 	if !f.quiet && isTerminal(stderr) {
 		prog = &progressLine{w: stderr}
@@ -248,6 +292,13 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 	}
 	if prog != nil {
 		opts.Progress = prog.update
+	}
+	opts.OnResult = func(r result.Result) {
+		for _, h := range runHooks {
+			if h.onResult != nil {
+				h.onResult(f, r)
+			}
+		}
 	}
 	results, runErr := runner.Run(ctx, tgts, opts)
 	if prog != nil {
@@ -271,6 +322,13 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 		return fmt.Errorf("writing results: %w", err)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\n", jp, cp)
+	for _, h := range runHooks {
+		if h.end != nil {
+			if err := h.end(ctx, cfg, f, run, []string{jp, cp}, stdout, stderr); err != nil {
+				return fmt.Errorf("%s: %w", h.name, err)
+			}
+		}
+	}
 	switch {
 	case interrupted:
 		fmt.Fprintf(stderr, "piobench: interrupted: %d of %d benchmarks finished\n", len(results), len(tgts)*len(facts))
