@@ -31,6 +31,8 @@ const (
 type Config struct {
 	Models     *model.Registry
 	Benchmarks *bench.Registry
+
+	args []string // the command line, set by MainWith
 }
 
 // DefaultConfig uses the package-level default registries.
@@ -68,6 +70,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // MainWith runs the command line with the given registries.
 func MainWith(ctx context.Context, args []string, stdout, stderr io.Writer, cfg Config) int {
+	cfg.args = append([]string(nil), args...)
 	root := newRoot(cfg, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

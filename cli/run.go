@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/inference-pio/piobench/bench"
 	"github.com/inference-pio/piobench/model"
@@ -32,6 +35,9 @@ type runFlags struct {
 	datasets   []string
 	timeout    time.Duration
 	quiet      bool
+	resume     string
+	// args is the command line, kept in the journal so a run can resume.
+	args []string
 	// ext holds the flag values of run hooks, by hook name.
 	ext map[string]any
 }
@@ -39,33 +45,36 @@ type runFlags struct {
 func init() { addCommand(newRunCmd) }
 
 func newRunCmd(cfg Config, stdout, stderr io.Writer) *cobra.Command {
-	f := runFlags{ext: map[string]any{}}
+	var f *runFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a benchmark suite over one or more models and write JSON and CSV results",
 		Long: `Run benchmarks a model (ref:15m unless told otherwise) with the full suite,
 prints a table of results, and writes one JSON and one CSV file into
-benchmark_results/ (or --out). Exit code 0: all benchmarks passed; 1: some
-failed; 2: bad flags or input; 130: interrupted (finished results are
-still written).`,
+benchmark_results/ (or --out). Each finished result is also appended to a
+journal (<out>/<run>.jsonl) as it finishes, so that an interrupted or
+crashed run can be finished with --resume RUN_ID. Exit code 0: all
+benchmarks passed; 1: some failed; 2: bad flags or input; 130: interrupted
+(finished results are still written).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("iterations") && f.iterations <= 0 {
-				return usagef("--iterations %d: must be at least 1", f.iterations)
+			if err := checkRunFlags(cmd.Flags(), f); err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("warmup") && f.warmup < 0 {
-				return usagef("--warmup %d: must be 0 or more", f.warmup)
+			if f.resume != "" {
+				return resumeRun(cmd.Context(), cfg, f, stdout, stderr)
 			}
-			if !cmd.Flags().Changed("warmup") {
-				f.warmup = -1
-			}
-			if f.timeout < 0 {
-				return usagef("--timeout %v: must not be negative", f.timeout)
-			}
-			return runRun(cmd.Context(), cfg, &f, stdout, stderr)
+			return runRun(cmd.Context(), cfg, f, stdout, stderr)
 		},
 	}
-	fl := cmd.Flags()
+	f = addRunFlags(cmd.Flags())
+	f.args = cfg.args
+	return cmd
+}
+
+// addRunFlags defines run's flags, its hooks' included, on fs.
+func addRunFlags(fl *pflag.FlagSet) *runFlags {
+	f := &runFlags{ext: map[string]any{}}
 	fl.StringVar(&f.suite, "suite", "full", "suite to run: performance, memory, accuracy or full")
 	fl.StringArrayVar(&f.benchmarks, "benchmark", nil, "run only this benchmark (repeatable); overrides --suite")
 	fl.StringVar(&f.out, "out", "benchmark_results", "directory for the JSON and CSV results")
@@ -78,12 +87,31 @@ still written).`,
 	fl.StringArrayVar(&f.datasets, "dataset", nil, "JSONL file of {\"input\",\"expected\"} cases for the accuracy benchmark")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit per benchmark (0: none)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
+	fl.StringVar(&f.resume, "resume", "", "finish the interrupted run RUN_ID from its journal in --out")
 	for _, h := range runHooks {
 		if h.addFlags != nil {
-			h.addFlags(fl, &f)
+			h.addFlags(fl, f)
 		}
 	}
-	return cmd
+	return f
+}
+
+// checkRunFlags validates values that flag parsing accepts but run does
+// not.
+func checkRunFlags(fl *pflag.FlagSet, f *runFlags) error {
+	if fl.Changed("iterations") && f.iterations <= 0 {
+		return usagef("--iterations %d: must be at least 1", f.iterations)
+	}
+	if fl.Changed("warmup") && f.warmup < 0 {
+		return usagef("--warmup %d: must be 0 or more", f.warmup)
+	}
+	if !fl.Changed("warmup") {
+		f.warmup = -1
+	}
+	if f.timeout < 0 {
+		return usagef("--timeout %v: must not be negative", f.timeout)
+	}
+	return nil
 }
 
 // factories resolves the benchmarks to run, checking every name first.
@@ -238,6 +266,71 @@ func resolveTargets(ctx context.Context, cfg Config, f *runFlags) ([]runner.Targ
 }
 
 func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writer) error {
+	return execRun(ctx, cfg, f, nil, stdout, stderr)
+}
+
+// resumeRun finishes the run named by --resume from its journal: it reads
+// the original command line from the journal, skips the benchmarks that
+// finished, runs the rest and writes the same final files a run without a
+// crash would have written.
+func resumeRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writer) error {
+	matches, _ := filepath.Glob(filepath.Join(f.out, "*_"+f.resume+".jsonl"))
+	if len(matches) != 1 || strings.ContainsAny(f.resume, "/\\*?[") {
+		return usagef("--resume %s: no journal of that run in %s (finished runs have no journal)", f.resume, f.out)
+	}
+	prev, err := result.ReadJournal(matches[0])
+	if err != nil {
+		return asUsage(err)
+	}
+	var args []string
+	if list, ok := prev.Config["args"].([]any); ok {
+		for _, a := range list {
+			if s, ok := a.(string); ok {
+				args = append(args, s)
+			}
+		}
+	}
+	if len(args) == 0 || args[0] != "run" {
+		return usagef("%s: the journal does not record the run's command line", matches[0])
+	}
+	// The original flags, then any given now (later ones win), without
+	// --resume itself.
+	extra := withoutFlag(f.args[1:], "resume")
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	nf := addRunFlags(fs)
+	if err := fs.Parse(append(append([]string{}, args[1:]...), extra...)); err != nil {
+		return usagef("resuming %s: %v", f.resume, err)
+	}
+	if err := checkRunFlags(fs, nf); err != nil {
+		return err
+	}
+	nf.out, nf.args = f.out, args
+	prev.Config["resumed"] = true
+	return execRun(ctx, cfg, nf, prev, stdout, stderr)
+}
+
+// withoutFlag drops --name and --name=value (and its value) from args.
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--"+name {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "--"+name+"=") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// execRun runs the benchmarks. prev, when not nil, is an interrupted run
+// read from its journal: its id, start, environment and finished results
+// are kept, and its finished benchmarks are not run again.
+func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, stdout, stderr io.Writer) error {
 	for _, h := range runHooks {
 		if h.check != nil {
 			if err := h.check(cfg, f); err != nil {
@@ -256,22 +349,26 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 	if err := checkWritable(f.out); err != nil {
 		return err
 	}
-	run := &result.Run{
-		SchemaVersion: result.SchemaVersion,
-		RunID:         newRunID(),
-		StartedAt:     result.Time(time.Now().UTC()),
-		Environment:   result.CaptureEnvironment(ctx),
-		Results:       []result.Result{},
-		Config: map[string]any{
-			"command":    "run",
-			"suite":      f.suite,
-			"benchmarks": names,
-			"models":     targetNames(tgts),
-			"iterations": f.iterations,
-			"warmup":     f.warmup,
-			"timeout":    f.timeout.String(),
-			"datasets":   f.datasets,
-		},
+	run := prev
+	if run == nil {
+		run = &result.Run{
+			SchemaVersion: result.SchemaVersion,
+			RunID:         newRunID(),
+			StartedAt:     result.Time(time.Now().UTC()),
+			Environment:   result.CaptureEnvironment(ctx),
+			Results:       []result.Result{},
+			Config: map[string]any{
+				"command":    "run",
+				"args":       redactArgs(f.args),
+				"suite":      f.suite,
+				"benchmarks": names,
+				"models":     targetNames(tgts),
+				"iterations": f.iterations,
+				"warmup":     f.warmup,
+				"timeout":    f.timeout.String(),
+				"datasets":   f.datasets,
+			},
+		}
 	}
 	for _, h := range runHooks {
 		if h.begin != nil {
@@ -280,6 +377,23 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 			}
 		}
 	}
+	done := map[[2]string]bool{}
+	for _, r := range run.Results {
+		done[[2]string{r.ModelName, r.BenchmarkName}] = true
+	}
+	var journal *result.Journal
+	jpath := result.JournalPath(f.out, run)
+	if prev != nil {
+		journal, err = result.OpenJournal(jpath)
+	} else {
+		journal, err = result.CreateJournal(jpath, run)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer journal.Close()
+	var journalErr error
+
 	var prog *progressLine
 	if !f.quiet && isTerminal(stderr) {
 		prog = &progressLine{w: stderr}
@@ -289,11 +403,15 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 		Iterations: f.iterations,
 		Warmup:     f.warmup,
 		Timeout:    f.timeout,
+		Skip:       func(m, b string) bool { return done[[2]string{m, b}] },
 	}
 	if prog != nil {
 		opts.Progress = prog.update
 	}
 	opts.OnResult = func(r result.Result) {
+		if err := journal.Append(r); err != nil && journalErr == nil {
+			journalErr = err
+		}
 		for _, h := range runHooks {
 			if h.onResult != nil {
 				h.onResult(f, r)
@@ -304,12 +422,14 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 	if prog != nil {
 		prog.clear()
 	}
-	run.Results = append(run.Results, results...)
+	run.Results = orderResults(append(run.Results, results...), tgts, names)
 	fin := result.Time(time.Now().UTC())
 	run.FinishedAt = &fin
 	interrupted := runErr != nil && ctx.Err() != nil
 	if interrupted {
 		run.Config["interrupted"] = true
+	} else {
+		delete(run.Config, "interrupted")
 	}
 	printTable(stdout, run.Results)
 	for _, t := range tgts {
@@ -322,6 +442,14 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 		return fmt.Errorf("writing results: %w", err)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\nwrote %s\n", jp, cp)
+	if journalErr != nil {
+		fmt.Fprintf(stderr, "piobench: warning: journal %s: %v\n", jpath, journalErr)
+	}
+	if !interrupted {
+		// The final files hold everything the journal did.
+		journal.Close()
+		os.Remove(jpath)
+	}
 	for _, h := range runHooks {
 		if h.end != nil {
 			if err := h.end(ctx, cfg, f, run, []string{jp, cp}, stdout, stderr); err != nil {
@@ -329,9 +457,11 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 			}
 		}
 	}
+	total := len(tgts) * len(facts)
 	switch {
 	case interrupted:
-		fmt.Fprintf(stderr, "piobench: interrupted: %d of %d benchmarks finished\n", len(results), len(tgts)*len(facts))
+		fmt.Fprintf(stderr, "piobench: interrupted: %d of %d benchmarks finished; finish with: piobench run --resume %s --out %s\n",
+			len(run.Results), total, run.RunID, f.out)
 		return exitError{ExitInterrupted}
 	case runErr != nil:
 		return runErr
@@ -340,6 +470,45 @@ func runRun(ctx context.Context, cfg Config, f *runFlags, stdout, stderr io.Writ
 		return exitError{ExitFailed}
 	}
 	return nil
+}
+
+// orderResults sorts results into the order a run without interruption
+// produces: models in order, benchmarks in suite order.
+func orderResults(rs []result.Result, ts []runner.Target, names []string) []result.Result {
+	rank := map[[2]string]int{}
+	for i, t := range ts {
+		for j, n := range names {
+			rank[[2]string{t.Name, n}] = i*len(names) + j
+		}
+	}
+	sort.SliceStable(rs, func(a, b int) bool {
+		ra, oka := rank[[2]string{rs[a].ModelName, rs[a].BenchmarkName}]
+		rb, okb := rank[[2]string{rs[b].ModelName, rs[b].BenchmarkName}]
+		if oka != okb {
+			return oka
+		}
+		return ra < rb
+	})
+	return rs
+}
+
+// redactArgs returns the command line with the values of --env K=V flags
+// hidden, since environment values may be secrets.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if a == "--env" && i+1 < len(out) {
+			k, _, _ := strings.Cut(out[i+1], "=")
+			out[i+1] = k + "=<redacted>"
+			i++
+		} else if v, ok := strings.CutPrefix(a, "--env="); ok {
+			k, _, _ := strings.Cut(v, "=")
+			out[i] = "--env=" + k + "=<redacted>"
+		}
+	}
+	return out
 }
 
 func targetNames(ts []runner.Target) []string {

@@ -28,6 +28,17 @@ type Target struct {
 	// process.
 	Memory      sysmon.Probe
 	MemoryOwner string
+	// Benchmarks, when not nil, are run for this target instead of
+	// Options.Benchmarks (a model folder declares its own).
+	Benchmarks []bench.Factory
+}
+
+// benchmarks returns the factories to run for t.
+func (t Target) benchmarks(opts Options) []bench.Factory {
+	if t.Benchmarks != nil {
+		return t.Benchmarks
+	}
+	return opts.Benchmarks
 }
 
 // Progress reports where a run is.
@@ -58,6 +69,9 @@ type Options struct {
 	Progress func(Progress)
 	// OnResult, when set, is called with each result as soon as it exists.
 	OnResult func(result.Result)
+	// Skip, when set, names benchmarks that already finished (in an earlier,
+	// interrupted run); they are not run again.
+	Skip func(model, benchmark string) bool
 }
 
 // Run benchmarks every target with every benchmark, in order. It returns
@@ -67,7 +81,10 @@ type Options struct {
 // of its benchmarks.
 func Run(ctx context.Context, targets []Target, opts Options) ([]result.Result, error) {
 	var results []result.Result
-	total := len(targets) * len(opts.Benchmarks)
+	total := 0
+	for _, t := range targets {
+		total += len(t.benchmarks(opts))
+	}
 	index := 0
 	emit := func(r result.Result) {
 		results = append(results, r)
@@ -78,6 +95,18 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]result.Result, 
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
 			return results, err
+		}
+		var todo []bench.Benchmark
+		for _, f := range t.benchmarks(opts) {
+			b := f()
+			if opts.Skip != nil && opts.Skip(t.Name, b.Name()) {
+				index++
+				continue
+			}
+			todo = append(todo, b)
+		}
+		if len(todo) == 0 {
+			continue
 		}
 		m, loadErr := load(ctx, t, opts.LoadTimeout)
 		if loadErr != nil && ctx.Err() != nil {
@@ -93,8 +122,7 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]result.Result, 
 			Memory:      t.Memory,
 			MemoryOwner: t.MemoryOwner,
 		}
-		for _, f := range opts.Benchmarks {
-			b := f()
+		for _, b := range todo {
 			i := index
 			index++
 			if loadErr != nil {
