@@ -129,11 +129,11 @@ func DecodeJournal(r io.Reader, name string) (*Run, error) {
 				return nil, &SyntaxError{File: name, Line: line, Msg: "bad journal line: " + jerr.Error()}
 			}
 			switch {
-			case line == 1 && l.Type == "run" && l.Run != nil:
+			case run == nil && l.Type == "run" && l.Run != nil:
 				run = l.Run
 				run.Results = nil
-			case line == 1:
-				return nil, &SyntaxError{File: name, Line: 1, Msg: "not a piobench journal (no run header)"}
+			case run == nil:
+				return nil, &SyntaxError{File: name, Line: line, Msg: "not a piobench journal (no run header)"}
 			case l.Type == "result" && l.Result != nil:
 				run.Results = append(run.Results, *l.Result)
 			default:
