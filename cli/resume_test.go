@@ -21,7 +21,7 @@ import (
 // with SIGKILL): with PIOBENCH_TEST_MAIN=1 the test binary is piobench.
 func TestMain(m *testing.M) {
 	if os.Getenv("PIOBENCH_TEST_MAIN") == "1" {
-		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(Exec(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -136,6 +136,68 @@ func TestKill9LosesAtMostOneBenchmark(t *testing.T) {
 	}
 	if final.Results[0].Value != crashed.Results[0].Value {
 		t.Errorf("journaled loading_time %v changed to %v", crashed.Results[0].Value, final.Results[0].Value)
+	}
+}
+
+// TestSignals sends SIGINT to a running piobench: it must stop, write the
+// finished results and exit 130; a second SIGINT must end it at once.
+func TestSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs piobench as a child process")
+	}
+	ckpt := smallCheckpoint(t)
+	start := func(out string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(os.Args[0], "run", "--model-path", ckpt, "--benchmark", "accuracy",
+			"--benchmark", "inference_speed", "--iterations", "100000", "--warmup", "0", "--out", out)
+		cmd.Env = append(os.Environ(), "PIOBENCH_TEST_MAIN=1")
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if j, _ := filepath.Glob(filepath.Join(out, "*.jsonl")); len(j) == 1 && countLines(j[0]) >= 2 {
+				return cmd, &stderr
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("no journaled result within 60s")
+		return nil, nil
+	}
+
+	out := t.TempDir()
+	cmd, stderr := start(out)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if cmd.ProcessState.ExitCode() != ExitInterrupted {
+			t.Fatalf("exit %v (%v), want 130\n%s", cmd.ProcessState.ExitCode(), err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30s after SIGINT")
+	}
+	run, _ := readRun(t, out)
+	if len(run.Results) != 1 || run.Results[0].BenchmarkName != "accuracy" {
+		t.Errorf("results after SIGINT: %+v", run.Results)
+	}
+
+	// Two signals: the second ends the process at once, by the signal.
+	cmd, _ = start(t.TempDir())
+	cmd.Process.Signal(os.Interrupt)
+	time.Sleep(20 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted && code != -1 {
+			t.Errorf("exit %d after two SIGINTs, want 130 or death by the signal", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after the second SIGINT")
 	}
 }
 
