@@ -153,13 +153,15 @@ func TestAccuracyNumbers(t *testing.T) {
 	if r.Failed() {
 		t.Fatalf("failed: %s", r.Err())
 	}
-	near(t, "ratio", r.Value, 2.0/3)
-	near(t, "correct", metaFloat(t, r, "correct"), 2)
+	// "seven" reads as 7 (package eval's contains scorer), so all three
+	// are correct.
+	near(t, "ratio", r.Value, 1)
+	near(t, "correct", metaFloat(t, r, "correct"), 3)
 	near(t, "total", metaFloat(t, r, "total"), 3)
 	lo, hi := metaFloat(t, r, "ci95_low"), metaFloat(t, r, "ci95_high")
-	// Wilson 95% for 2/3: [0.2077, 0.9385].
-	if math.Abs(lo-0.2077) > 1e-3 || math.Abs(hi-0.9385) > 1e-3 {
-		t.Errorf("Wilson interval [%g, %g], want about [0.2077, 0.9385]", lo, hi)
+	// Wilson 95% for 3/3: [0.4385, 1].
+	if math.Abs(lo-0.4385) > 1e-3 || math.Abs(hi-1) > 1e-9 {
+		t.Errorf("Wilson interval [%g, %g], want about [0.4385, 1]", lo, hi)
 	}
 }
 

@@ -32,7 +32,7 @@ type runFlags struct {
 	driver     string
 	modelPath  string
 	tokenizer  string
-	datasets   []string
+	datasets   []string // --dataset, defined by the accuracy hook (run_accuracy.go)
 	timeout    time.Duration
 	quiet      bool
 	resume     string
@@ -84,7 +84,6 @@ func addRunFlags(fl *pflag.FlagSet) *runFlags {
 	fl.StringVar(&f.driver, "driver", "", "driver for --model-path (default ref)")
 	fl.StringVar(&f.modelPath, "model-path", "", "weights file to load with --driver, such as a llama2.c checkpoint")
 	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer file for --model-path (default: tokenizer.bin beside it)")
-	fl.StringArrayVar(&f.datasets, "dataset", nil, "JSONL file of {\"input\",\"expected\"} cases for the accuracy benchmark")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit per benchmark (0: none)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display")
 	fl.StringVar(&f.resume, "resume", "", "finish the interrupted run RUN_ID from its journal in --out")
@@ -124,14 +123,6 @@ func factories(cfg Config, f *runFlags) ([]bench.Factory, []string, error) {
 			return nil, nil, asUsage(err)
 		}
 	}
-	var cases []bench.Case
-	for _, d := range f.datasets {
-		c, err := bench.ReadDataset(d)
-		if err != nil {
-			return nil, nil, asUsage(err)
-		}
-		cases = append(cases, c...)
-	}
 	var out []bench.Factory
 	for _, n := range names {
 		if _, err := cfg.Benchmarks.New(n); err != nil {
@@ -140,10 +131,6 @@ func factories(cfg Config, f *runFlags) ([]bench.Factory, []string, error) {
 		n := n
 		out = append(out, func() bench.Benchmark {
 			b, _ := cfg.Benchmarks.New(n)
-			if a, ok := b.(*bench.Accuracy); ok && len(cases) > 0 {
-				a.Cases = cases
-				a.Dataset = strings.Join(f.datasets, ",")
-			}
 			for _, h := range runHooks {
 				if h.configure != nil {
 					h.configure(f, b)
@@ -151,9 +138,6 @@ func factories(cfg Config, f *runFlags) ([]bench.Factory, []string, error) {
 			}
 			return b
 		})
-	}
-	if len(f.datasets) > 0 && !contains(names, "accuracy") {
-		return nil, nil, usagef("--dataset is for the accuracy benchmark, which this run does not include")
 	}
 	return out, names, nil
 }
@@ -366,7 +350,6 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 				"iterations": f.iterations,
 				"warmup":     f.warmup,
 				"timeout":    f.timeout.String(),
-				"datasets":   f.datasets,
 			},
 		}
 	}

@@ -32,6 +32,13 @@ type Request struct {
 	TopP        float64  `json:"top_p"`       // 0 or 1 means no nucleus truncation
 	Seed        int64    `json:"seed"`
 	Stop        []string `json:"stop,omitempty"`
+	// System and Messages carry a chat conversation. A driver that speaks
+	// a chat API sends System (when set) as a system message, then
+	// Messages (when set; otherwise Prompt as one user message). A driver
+	// that takes plain text reads only Prompt, where the caller has already
+	// written the whole conversation, system prompt included, as text.
+	System   string    `json:"system,omitempty"`
+	Messages []Message `json:"messages,omitempty"`
 }
 
 // A Response is a model's answer to one Request, with the timing of every
@@ -69,6 +76,13 @@ func (r Response) DecodeRate() (float64, bool) {
 		return 0, false
 	}
 	return float64(r.OutputTokens-1) / d.Seconds(), true
+}
+
+// A Message is one turn of a chat conversation. Role is "system",
+// "user" or "assistant".
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
 }
 
 // A Token is one generated token, passed to a Streamer's callback as soon as
