@@ -39,6 +39,10 @@ type Request struct {
 	// written the whole conversation, system prompt included, as text.
 	System   string    `json:"system,omitempty"`
 	Messages []Message `json:"messages,omitempty"`
+	// IgnoreEOS asks the model to generate MaxTokens tokens even past its
+	// end-of-sequence token, where the driver can (servers such as vLLM
+	// accept it); drivers that cannot ignore it.
+	IgnoreEOS bool `json:"ignore_eos,omitempty"`
 }
 
 // A Response is a model's answer to one Request, with the timing of every
@@ -57,6 +61,16 @@ type Response struct {
 	TokenTimes   []time.Duration `json:"token_times_ns,omitempty"`
 	Duration     time.Duration   `json:"duration_ns"` // end to end
 	FinishReason string          `json:"finish_reason,omitempty"`
+
+	// For models behind a server: ChunkTimes holds the arrival time of
+	// every streamed chunk that carried content (a chunk may hold more than
+	// one token; offsets from Start), ServerOutputTokens the output tokens
+	// the server reported (its usage), and ClientOutputTokens those the
+	// driver counted itself. Zero when unknown. OutputTokens is the
+	// server's count when it gave one, else the driver's.
+	ChunkTimes         []time.Duration `json:"chunk_times_ns,omitempty"`
+	ServerOutputTokens int             `json:"server_output_tokens,omitempty"`
+	ClientOutputTokens int             `json:"client_output_tokens,omitempty"`
 }
 
 // PrefillRate returns prompt tokens per second over the time to first token,
@@ -107,6 +121,16 @@ type BatchInferer interface {
 	InferBatch(ctx context.Context, reqs []Request) ([]Response, error)
 }
 
+// A ConcurrentInferer is a Model that answers many requests at once from
+// separate goroutines, such as a model behind an inference server. Load
+// benchmarks (scalability) measure only models that have this ability.
+type ConcurrentInferer interface {
+	Model
+	// MaxConcurrency is the most requests worth having in flight at once;
+	// 0 means no limit is known.
+	MaxConcurrency() int
+}
+
 // MemoryStats is what a model says about its own memory. Zero fields are
 // unknown.
 type MemoryStats struct {
@@ -114,6 +138,9 @@ type MemoryStats struct {
 	CacheBytes      int64 `json:"cache_bytes,omitempty"` // KV cache and scratch buffers
 	DeviceBytes     int64 `json:"device_bytes,omitempty"`
 	PeakDeviceBytes int64 `json:"peak_device_bytes,omitempty"`
+	// Extra holds other figures the model reports, in bytes, by name (for
+	// example a plugin's torch.cuda.max_memory_allocated).
+	Extra map[string]int64 `json:"extra,omitempty"`
 }
 
 // A MemoryReporter is a Model that reports its own memory use.
@@ -144,4 +171,28 @@ type Describer interface {
 type CacheDropper interface {
 	Model
 	DropCache() error
+}
+
+// A Reloader is a Model that can unload and load again in place, keeping
+// its process (or connection), so that a warm reload can be timed apart
+// from a cold start. Reload is only called on a loaded model.
+type Reloader interface {
+	Model
+	Reload(ctx context.Context) error
+}
+
+// A ProcessOwner is a Model that runs in a process of its own. PID returns
+// that process's id, or 0 when none is running; its children count as part
+// of the model (their memory, CPU and GPU use are the model's).
+type ProcessOwner interface {
+	Model
+	PID() int
+}
+
+// A BatchChecker is a BatchInferer that can tell, once loaded, whether its
+// InferBatch really batches. False means it answers the requests one after
+// another, and benchmarks report the batch as sequential.
+type BatchChecker interface {
+	BatchInferer
+	TrueBatching() bool
 }
