@@ -319,7 +319,7 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 	full, err := r.Suite("full")
-	if err != nil || len(full) != 8 {
+	if err != nil || len(full) != 9 {
 		t.Errorf("full suite: %v %v", full, err)
 	}
 	if _, err := r.Suite("nope"); !errors.Is(err, ErrUnknown) {

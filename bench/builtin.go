@@ -3,7 +3,7 @@ package bench
 // Suites of the standard benchmarks, as in the guide's
 // run_standardized_benchmarks(benchmark_suite=...).
 var (
-	SuitePerformance = []string{"inference_speed", "batch_processing_1", "batch_processing_4", "batch_processing_16", "loading_time", "comprehensive_benchmark"}
+	SuitePerformance = []string{"inference_speed", "batch_processing_1", "batch_processing_4", "batch_processing_16", "loading_time", "comprehensive_benchmark", "scalability"}
 	SuiteMemory      = []string{"memory_usage"}
 	SuiteAccuracy    = []string{"accuracy"}
 	SuiteFull        = concat(SuitePerformance, SuiteMemory, SuiteAccuracy)
@@ -17,6 +17,7 @@ func RegisterBuiltins(r *Registry) error {
 		func() Benchmark { return NewLoadingTime() },
 		func() Benchmark { return NewAccuracy() },
 		func() Benchmark { return NewComprehensive() },
+		func() Benchmark { return NewScalability() }, // runs only on models that serve concurrently
 	} {
 		if err := r.Register(f); err != nil {
 			return err

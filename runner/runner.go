@@ -123,6 +123,10 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]result.Result, 
 			MemoryOwner: t.MemoryOwner,
 		}
 		for _, b := range todo {
+			if a, ok := b.(bench.Applicable); ok && loadErr == nil && !a.AppliesTo(m) {
+				index++
+				continue // not for this model, such as scalability on a model that cannot serve concurrently
+			}
 			i := index
 			index++
 			if loadErr != nil {
