@@ -179,7 +179,9 @@ func (e *engine) matmul(in []float32, inDim, n int, ops ...matOp) {
 		units += (op.rows + 3) / 4
 	}
 	e.mmJob.units = units
-	e.mmJob.chunk = max(1, units/(16*e.pool.threads()))
+	// Small claims balance the work between goroutines; claims of up to
+	// 64 blocks (a few microseconds of work) keep their cost negligible.
+	e.mmJob.chunk = min(max(1, units/(8*e.pool.threads())), 64)
 	e.pool.run(&e.mmJob)
 }
 
