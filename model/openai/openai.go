@@ -276,6 +276,15 @@ func (m *Model) MaxConcurrency() int {
 	return m.opts.Concurrency
 }
 
+// String describes the model without its API key (fmt cannot be trusted
+// with the struct's fields).
+func (m *Model) String() string {
+	return fmt.Sprintf("openai model %q at %s", m.opts.ModelID, m.display)
+}
+
+// GoString is String, for %#v.
+func (m *Model) GoString() string { return m.String() }
+
 // ModelID returns the served model's id (known after Load when it was
 // left empty).
 func (m *Model) ModelID() string { return m.opts.ModelID }

@@ -85,11 +85,7 @@ func (s *SSEReader) fill() bool {
 		s.start, s.end = 0, n
 	}
 	if s.end == len(s.buf) {
-		if len(s.buf) >= s.maxLine+2 {
-			s.err = fmt.Errorf("%w: more than %d bytes without a line end", ErrLineTooLong, s.maxLine)
-			return false
-		}
-		nb := make([]byte, min(2*len(s.buf), s.maxLine+2))
+		nb := make([]byte, 2*len(s.buf))
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
@@ -134,6 +130,10 @@ func (s *SSEReader) line() (line []byte, at time.Time, ok bool) {
 		}
 		b := s.buf[s.start:s.end]
 		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+			if i > s.maxLine {
+				s.err = fmt.Errorf("%w: a line of %d bytes (limit %d)", ErrLineTooLong, i, s.maxLine)
+				return nil, time.Time{}, false
+			}
 			line = b[:i]
 			s.start += i + 1
 			if b[i] == '\r' {
@@ -141,7 +141,14 @@ func (s *SSEReader) line() (line []byte, at time.Time, ok bool) {
 			}
 			return line, s.readAt, true
 		}
+		if s.end-s.start > s.maxLine {
+			s.err = fmt.Errorf("%w: more than %d bytes without a line end", ErrLineTooLong, s.maxLine)
+			return nil, time.Time{}, false
+		}
 		if !s.fill() {
+			if s.err != nil {
+				return nil, time.Time{}, false // a broken stream: its partial line is not trusted
+			}
 			if s.skipLF && s.start < s.end && s.buf[s.start] == '\n' {
 				s.start++
 			}
@@ -166,11 +173,11 @@ func (s *SSEReader) Next() (Event, error) {
 	for {
 		line, at, ok := s.line()
 		if !ok {
-			if s.hasData {
-				return s.dispatch(), nil
-			}
 			if s.err != nil {
 				return Event{}, s.err
+			}
+			if s.hasData {
+				return s.dispatch(), nil
 			}
 			return Event{}, io.EOF
 		}
