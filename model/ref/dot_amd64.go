@@ -2,8 +2,12 @@ package ref
 
 import "golang.org/x/sys/cpu"
 
-// useFMA reports whether the AVX2 and FMA kernels may run.
-var useFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useFMA reports whether the AVX2 and FMA kernels may run, and use512
+// whether the AVX-512 ones may.
+var (
+	useFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	use512 = useFMA && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+)
 
 // kernelName names the vector kernels in use.
 var kernelName = "go"
@@ -11,6 +15,9 @@ var kernelName = "go"
 func init() {
 	if useFMA {
 		kernelName = "avx2+fma"
+	}
+	if use512 {
+		kernelName = "avx512+avx2+fma"
 	}
 }
 
@@ -25,6 +32,9 @@ func dot4AVX2(w *float32, stride int, x *float32, n int, out *[4]float32)
 
 //go:noescape
 func dot4x2AVX2(w *float32, stride int, x0, x1 *float32, n int, out0, out1 *[4]float32)
+
+//go:noescape
+func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int)
 
 //go:noescape
 func axpyAVX2(a float32, x, y *float32, n int)
@@ -95,5 +105,33 @@ func axpy(a float32, x, y []float32) {
 	axpyAVX2(a, &x[0], &y[0], n)
 	for i := n; i < len(x); i++ {
 		y[i] += a * x[i]
+	}
+}
+
+// dot4x4 sets out[b*ostride+r] to the dot product of row r of w (the k
+// floats at w[r*stride:]) and input b (the k floats at x[b*k:]), for four
+// rows and four inputs, reading each row once for all four inputs.
+func dot4x4(w []float32, stride int, x []float32, k int, out []float32, ostride int) {
+	n := k &^ 15
+	if !use512 || n == 0 {
+		dot4x4Go(w, stride, x, k, out, ostride)
+		return
+	}
+	_ = w[3*stride+k-1]
+	_ = x[4*k-1]
+	_ = out[3*ostride+3]
+	dot4x4AVX512(&w[0], stride, &x[0], k, n, &out[0], ostride)
+	if n < k {
+		for b := 0; b < 4; b++ {
+			xb := x[b*k : (b+1)*k]
+			for r := 0; r < 4; r++ {
+				row := w[r*stride : r*stride+k]
+				s := out[b*ostride+r]
+				for i := n; i < k; i++ {
+					s += row[i] * xb[i]
+				}
+				out[b*ostride+r] = s
+			}
+		}
 	}
 }

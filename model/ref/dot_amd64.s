@@ -187,3 +187,101 @@ axpy_loop8:
 	JL          axpy_loop8
 	VZEROUPPER
 	RET
+
+// REDUCE4 sums each of four ZMM accumulators (with register numbers a..d,
+// named through their Z and Y forms) and stores the four sums at (ptr).
+#define REDUCE4(za, zb, zc, zd, ya, yb, yc, yd, xa, ptr) \
+	VEXTRACTF64X4 $1, za, Y16; \
+	VADDPS        Y16, ya, ya; \
+	VEXTRACTF64X4 $1, zb, Y17; \
+	VADDPS        Y17, yb, yb; \
+	VEXTRACTF64X4 $1, zc, Y18; \
+	VADDPS        Y18, yc, yc; \
+	VEXTRACTF64X4 $1, zd, Y19; \
+	VADDPS        Y19, yd, yd; \
+	VHADDPS       yb, ya, ya; \
+	VHADDPS       yd, yc, yc; \
+	VHADDPS       yc, ya, ya; \
+	VEXTRACTF32X4 $1, ya, X16; \
+	VADDPS        X16, xa, xa; \
+	VMOVUPS       xa, (ptr)
+
+// func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int)
+//
+// For rows r = 0..3 of w and inputs b = 0..3 of x, it sets
+// out[b*ostride+r] to the dot product of the first n floats of row r
+// (w[r*stride:]) and input b (x[b*xstride:]). n is a positive multiple of 16.
+TEXT ·dot4x4AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), R8
+	MOVQ stride+8(FP), R12
+	SHLQ $2, R12
+	LEAQ (R8)(R12*1), R9
+	LEAQ (R9)(R12*1), R10
+	LEAQ (R10)(R12*1), R11
+	MOVQ x+16(FP), SI
+	MOVQ xstride+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (SI)(R12*1), DI
+	LEAQ (DI)(R12*1), R13
+	LEAQ (R13)(R12*1), R14
+	MOVQ n+32(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+d44_loop16:
+	VMOVUPS     (SI)(AX*1), Z16
+	VMOVUPS     (DI)(AX*1), Z17
+	VMOVUPS     (R13)(AX*1), Z18
+	VMOVUPS     (R14)(AX*1), Z19
+	VMOVUPS     (R8)(AX*1), Z20
+	VMOVUPS     (R9)(AX*1), Z21
+	VMOVUPS     (R10)(AX*1), Z22
+	VMOVUPS     (R11)(AX*1), Z23
+	VFMADD231PS Z20, Z16, Z0
+	VFMADD231PS Z21, Z16, Z1
+	VFMADD231PS Z22, Z16, Z2
+	VFMADD231PS Z23, Z16, Z3
+	VFMADD231PS Z20, Z17, Z4
+	VFMADD231PS Z21, Z17, Z5
+	VFMADD231PS Z22, Z17, Z6
+	VFMADD231PS Z23, Z17, Z7
+	VFMADD231PS Z20, Z18, Z8
+	VFMADD231PS Z21, Z18, Z9
+	VFMADD231PS Z22, Z18, Z10
+	VFMADD231PS Z23, Z18, Z11
+	VFMADD231PS Z20, Z19, Z12
+	VFMADD231PS Z21, Z19, Z13
+	VFMADD231PS Z22, Z19, Z14
+	VFMADD231PS Z23, Z19, Z15
+	ADDQ        $64, AX
+	CMPQ        AX, CX
+	JL          d44_loop16
+
+	MOVQ out+40(FP), DX
+	MOVQ ostride+48(FP), R12
+	SHLQ $2, R12
+	REDUCE4(Z0, Z1, Z2, Z3, Y0, Y1, Y2, Y3, X0, DX)
+	ADDQ R12, DX
+	REDUCE4(Z4, Z5, Z6, Z7, Y4, Y5, Y6, Y7, X4, DX)
+	ADDQ R12, DX
+	REDUCE4(Z8, Z9, Z10, Z11, Y8, Y9, Y10, Y11, X8, DX)
+	ADDQ R12, DX
+	REDUCE4(Z12, Z13, Z14, Z15, Y12, Y13, Y14, Y15, X12, DX)
+	VZEROUPPER
+	RET

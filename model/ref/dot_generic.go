@@ -17,3 +17,7 @@ func dot4x2(w []float32, stride int, x0, x1 []float32, out0, out1 *[4]float32) {
 }
 
 func axpy(a float32, x, y []float32) { axpyGo(a, x, y) }
+
+func dot4x4(w []float32, stride int, x []float32, k int, out []float32, ostride int) {
+	dot4x4Go(w, stride, x, k, out, ostride)
+}

@@ -61,6 +61,24 @@ func TestKernelsMatchGo(t *testing.T) {
 					t.Fatalf("dot4x2 n=%d off=%d row %d: got %v %v, want %v %v", n, off, k, got0[k], got1[k], want0[k], want1[k])
 				}
 			}
+			xs := randSlice(r, 4*n+off)[off:]
+			got4 := make([]float32, 3*7+4)
+			want4 := make([]float32, 3*7+4)
+			dot4x4(w, stride, xs, n, got4, 7)
+			dot4x4Go(w, stride, xs, n, want4, 7)
+			for b := range 4 {
+				for k := range 4 {
+					i := b*7 + k
+					if !close32(got4[i], want4[i], absDot(w[k*stride:k*stride+n], xs[b*n:(b+1)*n])) {
+						t.Fatalf("dot4x4 n=%d off=%d input %d row %d: got %v, want %v", n, off, b, k, got4[i], want4[i])
+					}
+				}
+			}
+			for i := range got4 {
+				if i%7 >= 4 && got4[i] != 0 {
+					t.Fatalf("dot4x4 n=%d wrote out[%d] outside its outputs", n, i)
+				}
+			}
 			y := randSlice(r, n+off)[off:]
 			y2 := append([]float32(nil), y...)
 			axpy(0.75, a, y)
@@ -92,6 +110,22 @@ func BenchmarkDot(b *testing.B) {
 			var out [4]float32
 			for b.Loop() {
 				dot4(w, n, x, &out)
+			}
+		})
+		xs := randSlice(r, 4*n)
+		b.Run("dot4x2twice/n="+itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(4 * 4 * n))
+			var o0, o1 [4]float32
+			for b.Loop() {
+				dot4x2(w, n, xs[:n], xs[n:2*n], &o0, &o1)
+				dot4x2(w, n, xs[2*n:3*n], xs[3*n:], &o0, &o1)
+			}
+		})
+		b.Run("dot4x4/n="+itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(4 * 4 * n))
+			out := make([]float32, 16)
+			for b.Loop() {
+				dot4x4(w, n, xs, n, out, 4)
 			}
 		})
 		b.Run("dotGo/n="+itoa(n), func(b *testing.B) {

@@ -215,6 +215,9 @@ func (e *engine) matBlock(op *matOp, r0 int) {
 	}
 	w := op.w[r0*k : (r0+4)*k]
 	b := 0
+	for ; b+4 <= n; b += 4 {
+		dot4x4(w, k, in[b*k:(b+4)*k], k, op.out[b*rows+r0:], rows)
+	}
 	for ; b+2 <= n; b += 2 {
 		dot4x2(w, k, in[b*k:(b+1)*k], in[(b+1)*k:(b+2)*k],
 			(*[4]float32)(op.out[b*rows+r0:]), (*[4]float32)(op.out[(b+1)*rows+r0:]))

@@ -46,3 +46,11 @@ func axpyGo(a float32, x, y []float32) {
 		y[i] += a * v
 	}
 }
+
+// dot4x4Go is the portable dot4x4: out[b*ostride+r] = w[r*stride:][:k] ·
+// x[b*k:][:k] for r, b in 0..3.
+func dot4x4Go(w []float32, stride int, x []float32, k int, out []float32, ostride int) {
+	for b := 0; b < 4; b++ {
+		dot4Go(w, stride, x[b*k:(b+1)*k], (*[4]float32)(out[b*ostride:]))
+	}
+}
