@@ -34,7 +34,9 @@ func (o ArithmeticOptions) Name() string {
 
 // Arithmetic generates o.N questions "What is A op B?" with operands drawn
 // uniformly with seed o.Seed, scored by the numeric scorer and tagged
-// "arithmetic" and by operation. Subtractions never go below zero.
+// "arithmetic" and by operation. Subtractions never go below zero. The
+// questions are distinct unless o.N is more than a quarter of the
+// questions there are (len(o.Ops) * 10^(2*o.Digits)).
 func Arithmetic(o ArithmeticOptions) ([]Case, error) {
 	if o.N < 1 || o.N > 1_000_000 {
 		return nil, fmt.Errorf("n=%d: want 1 to 1000000 cases", o.N)
@@ -50,6 +52,10 @@ func Arithmetic(o ArithmeticOptions) ([]Case, error) {
 	for i := 0; i < o.Digits; i++ {
 		hi *= 10
 	}
+	// Distinct while there are plenty to draw from (subtraction has about
+	// half as many questions as the others); beyond that, some repeat.
+	distinct := o.N <= len(o.Ops)*hi*hi/4
+	seen := map[string]bool{}
 	name := o.Name()
 	r := newRand(o.Seed)
 	out := make([]Case, 0, o.N)
@@ -68,9 +74,15 @@ func Arithmetic(o ArithmeticOptions) ([]Case, error) {
 		case '*':
 			v = a * b
 		}
+		q := fmt.Sprintf("What is %d %c %d?", a, op, b)
+		if distinct && seen[q] {
+			i--
+			continue
+		}
+		seen[q] = true
 		out = append(out, Case{
 			ID:       fmt.Sprintf("arithmetic-%d", i+1),
-			Input:    fmt.Sprintf("What is %d %c %d?", a, op, b),
+			Input:    q,
 			Expected: []string{strconv.Itoa(v)},
 			Scorer:   "numeric",
 			Tags:     []string{"arithmetic", names[op]},

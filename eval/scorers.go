@@ -362,6 +362,7 @@ var (
 	reLetterParen  = regexp.MustCompile(`^[(\[]([A-Za-z])[)\]]`)
 	reLetterMarked = regexp.MustCompile(`^([A-Z])[.):]`)
 	reAnswerIs     = regexp.MustCompile(`(?i:answer)(?:\s+(?i:is)|\s*:)\s*:?\s*[(\[]?([A-Z])[)\]]?(?:[^A-Za-z0-9]|$)`)
+	reAnswerIsLow  = regexp.MustCompile(`(?i:answer)(?:\s+(?i:is)|\s*:)\s*:?\s*(?:[(\[]([a-z])[)\]]|([a-z])(?:[.,:)]|\s*$))`)
 	reLetterSpace  = regexp.MustCompile(`^([A-Z])\s+(.*)$`)
 )
 
@@ -379,13 +380,17 @@ func Chosen(choices []string, answer string) int {
 		if m == nil {
 			return -1
 		}
-		i := int(unicode.ToUpper(rune(m[1][0])) - 'A')
+		l := m[1]
+		if l == "" && len(m) > 2 {
+			l = m[2]
+		}
+		i := int(unicode.ToUpper(rune(l[0])) - 'A')
 		if i >= 0 && i < len(choices) {
 			return i
 		}
 		return -2 // a letter, but of no choice
 	}
-	for _, re := range []*regexp.Regexp{reLetterOnly, reLetterParen, reLetterMarked, reAnswerIs} {
+	for _, re := range []*regexp.Regexp{reLetterOnly, reLetterParen, reLetterMarked, reAnswerIs, reAnswerIsLow} {
 		if i := byLetter(re.FindStringSubmatch(a)); i != -1 {
 			return max(i, -1)
 		}
