@@ -617,6 +617,18 @@ func TestExpand(t *testing.T) {
 	}
 }
 
+func TestIsSecretName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"api_key": true, "OPENAI_API_KEY": true, "hfToken": true, "HF_TOKEN": true, "DB_PASSWORD": true, "authorization": true,
+		"x-api-key": true, "GITHUB_PAT": true, "session_cookie": true,
+		"max_tokens": false, "per_token_us": true, "base_url": false, "keyboard": false, "monkey": false, "threads": false, "passage": false,
+	} {
+		if got := IsSecretName(name); got != want {
+			t.Errorf("IsSecretName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestChecks(t *testing.T) {
 	for _, tc := range []struct {
 		src             string

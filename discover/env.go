@@ -25,12 +25,34 @@ func (e *expandError) Error() string { return e.msg }
 
 var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// secretName matches names of variables and keys that hold secrets.
-var secretName = regexp.MustCompile(`(?i)(key|token|secret|passw(or)?d|credential|auth|cookie|session)`)
+// secretWords are the words of names that hold secrets.
+var secretWords = map[string]bool{
+	"key": true, "apikey": true, "token": true, "secret": true, "password": true, "passwd": true,
+	"pass": true, "credential": true, "credentials": true, "auth": true, "authorization": true,
+	"bearer": true, "cookie": true, "session": true, "pat": true,
+}
+
+var camelWords = regexp.MustCompile(`[A-Z]?[a-z0-9]+|[A-Z]+`)
 
 // IsSecretName reports whether an option key or environment variable name
-// looks like it holds a secret (api_key, OPENAI_API_KEY, token, password…).
-func IsSecretName(name string) bool { return secretName.MatchString(name) }
+// looks like it holds a secret: one of its words (split at _, -, . and
+// case changes) is key, token, secret, password, auth, cookie and the
+// like, as in api_key, OPENAI_API_KEY, hfToken or DB_PASSWORD, but not
+// max_tokens.
+func IsSecretName(name string) bool {
+	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
+		words := []string{part}
+		if strings.ToUpper(part) != part {
+			words = camelWords.FindAllString(part, -1)
+		}
+		for _, w := range words {
+			if secretWords[strings.ToLower(w)] {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // expand replaces ${VAR} with the variable's value and ${VAR:-default}
 // with the value or, when the variable is unset or empty, the default. $$

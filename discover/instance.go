@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/inference-pio/piobench/bench"
+	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/result"
 )
 
@@ -36,7 +37,17 @@ type configured struct {
 var (
 	_ bench.SetupBenchmark    = (*configured)(nil)
 	_ bench.TeardownBenchmark = (*configured)(nil)
+	_ bench.Applicable        = (*configured)(nil)
 )
+
+// AppliesTo forwards to the underlying benchmark when it measures only
+// some models (such as scalability, which needs concurrent serving).
+func (c *configured) AppliesTo(m model.Model) bool {
+	if a, ok := c.inner.(bench.Applicable); ok {
+		return a.AppliesTo(m)
+	}
+	return true
+}
 
 func (c *configured) Name() string     { return c.in.Name }
 func (c *configured) Category() string { return c.inner.Category() }
