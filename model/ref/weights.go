@@ -62,17 +62,10 @@ func mapCheckpoint(path string) (*Weights, error) {
 	if int64(int(size)) != size {
 		return nil, fmt.Errorf("%s: %d bytes is too large to map", base, size)
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	data, err := mapFile(f, int(size))
 	if err != nil {
 		return nil, fmt.Errorf("%s: mmap: %w", base, err)
 	}
-	// MAP_POPULATE is advisory; reading one byte of every page makes sure
-	// that Load has read the whole file.
-	var sum byte
-	for i := 0; i < len(data); i += 4096 {
-		sum += data[i]
-	}
-	touchSink = sum
 
 	all := unsafe.Slice((*float32)(unsafe.Pointer(&data[headerBytes])), (len(data)-headerBytes)/4)
 	w := &Weights{Shape: s, Shared: shared, data: data}
@@ -102,6 +95,49 @@ func mapCheckpoint(path string) (*Weights, error) {
 	return w, nil
 }
 
+// hugePage is the size of a transparent huge page on amd64 and arm64.
+const hugePage = 2 << 20
+
+// mapFile maps the first size bytes of f read-only at an address aligned to
+// a huge page, asks for huge pages, and reads every page in. Where the file
+// system keeps the file in large folios (ext4 and xfs on recent Linux), the
+// kernel then maps the weights with 2 MiB pages, which spares the forward
+// pass thousands of TLB misses per token; elsewhere it costs nothing.
+func mapFile(f *os.File, size int) ([]byte, error) {
+	// Reserve an aligned range, then map the file over its start.
+	res, err := unix.MmapPtr(-1, 0, nil, uintptr(size+hugePage), unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, err
+	}
+	head := (hugePage - uintptr(res)%hugePage) % hugePage
+	aligned := unsafe.Add(res, head)
+	p, err := unix.MmapPtr(int(f.Fd()), 0, aligned, uintptr(size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED)
+	if err != nil {
+		unix.MunmapPtr(res, uintptr(size+hugePage))
+		return nil, err
+	}
+	// Give back the reserved pages around the mapping.
+	if head > 0 {
+		unix.MunmapPtr(res, head)
+	}
+	if tail := hugePage - head; tail > 0 {
+		pg := uintptr(os.Getpagesize())
+		mapped := (uintptr(size) + pg - 1) / pg * pg
+		unix.MunmapPtr(unsafe.Add(aligned, mapped), tail)
+	}
+	data := unsafe.Slice((*byte)(p), size)
+	unix.Madvise(data, unix.MADV_HUGEPAGE) // advice only; errors are harmless
+	if err := unix.Madvise(data, unix.MADV_POPULATE_READ); err != nil {
+		// Kernels before 5.14: fault every page in by reading it.
+		var sum byte
+		for i := 0; i < len(data); i += 4096 {
+			sum += data[i]
+		}
+		touchSink = sum
+	}
+	return data, nil
+}
+
 // touchSink keeps the page-touching loop from being optimized away.
 var touchSink byte
 
@@ -113,7 +149,7 @@ func (w *Weights) unmap() error {
 	if w.data == nil {
 		return nil
 	}
-	err := unix.Munmap(w.data)
+	err := unix.MunmapPtr(unsafe.Pointer(&w.data[0]), uintptr(len(w.data)))
 	*w = Weights{Shape: w.Shape, Shared: w.Shared}
 	return err
 }
