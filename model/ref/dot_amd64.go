@@ -37,6 +37,9 @@ func dot4x2AVX2(w *float32, stride int, x0, x1 *float32, n int, out0, out1 *[4]f
 func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *float32, ostride int)
 
 //go:noescape
+func matvec4AVX2(w *float32, k int, x *float32, n int, out *float32, blocks int)
+
+//go:noescape
 func axpyAVX2(a float32, x, y *float32, n int)
 
 func dot(a, b []float32) float32 {
@@ -134,4 +137,21 @@ func dot4x4(w []float32, stride int, x []float32, k int, out []float32, ostride 
 			}
 		}
 	}
+}
+
+// matvec4 sets out[i] to the dot product of row i of w (rows of len(x)
+// floats) and x, for the 4*len(out)/4 rows of out; len(out) is a multiple
+// of 4.
+func matvec4(w, x, out []float32) {
+	k := len(x)
+	if !useFMA || k%8 != 0 || k == 0 {
+		matvec4Go(w, x, out)
+		return
+	}
+	blocks := len(out) / 4
+	if blocks == 0 {
+		return
+	}
+	_ = w[4*blocks*k-1]
+	matvec4AVX2(&w[0], k, &x[0], k, &out[0], blocks)
 }

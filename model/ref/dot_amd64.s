@@ -285,3 +285,78 @@ d44_loop16:
 	REDUCE4(Z12, Z13, Z14, Z15, Y12, Y13, Y14, Y15, X12, DX)
 	VZEROUPPER
 	RET
+
+// func matvec4AVX2(w *float32, k int, x *float32, n int, out *float32, blocks int)
+//
+// For each of blocks blocks of four consecutive rows of w (rows of k
+// floats), it sets out[4*blk+r] to the dot product of the first n floats of
+// row r of the block and x. n is a positive multiple of 8.
+TEXT ·matvec4AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), R8
+	MOVQ k+8(FP), R12
+	SHLQ $2, R12
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), BX
+	MOVQ blocks+40(FP), R15
+	MOVQ CX, DX
+	SUBQ $64, DX
+
+mv_block:
+	LEAQ   (R8)(R12*1), R9
+	LEAQ   (R9)(R12*1), R10
+	LEAQ   (R10)(R12*1), R11
+	XORQ   AX, AX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   DX, $0
+	JL     mv_tail
+
+mv_loop16:
+	VMOVUPS     (DI)(AX*1), Y8
+	VMOVUPS     32(DI)(AX*1), Y9
+	VFMADD231PS (R8)(AX*1), Y8, Y0
+	VFMADD231PS (R9)(AX*1), Y8, Y1
+	VFMADD231PS (R10)(AX*1), Y8, Y2
+	VFMADD231PS (R11)(AX*1), Y8, Y3
+	VFMADD231PS 32(R8)(AX*1), Y9, Y4
+	VFMADD231PS 32(R9)(AX*1), Y9, Y5
+	VFMADD231PS 32(R10)(AX*1), Y9, Y6
+	VFMADD231PS 32(R11)(AX*1), Y9, Y7
+	ADDQ        $64, AX
+	CMPQ        AX, DX
+	JLE         mv_loop16
+
+mv_tail:
+	CMPQ        AX, CX
+	JGE         mv_reduce
+	VMOVUPS     (DI)(AX*1), Y8
+	VFMADD231PS (R8)(AX*1), Y8, Y0
+	VFMADD231PS (R9)(AX*1), Y8, Y1
+	VFMADD231PS (R10)(AX*1), Y8, Y2
+	VFMADD231PS (R11)(AX*1), Y8, Y3
+
+mv_reduce:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (BX)
+	ADDQ         $16, BX
+	LEAQ         (R11)(R12*1), R8
+	DECQ         R15
+	JNZ          mv_block
+	VZEROUPPER
+	RET

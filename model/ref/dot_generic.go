@@ -21,3 +21,5 @@ func axpy(a float32, x, y []float32) { axpyGo(a, x, y) }
 func dot4x4(w []float32, stride int, x []float32, k int, out []float32, ostride int) {
 	dot4x4Go(w, stride, x, k, out, ostride)
 }
+
+func matvec4(w, x, out []float32) { matvec4Go(w, x, out) }

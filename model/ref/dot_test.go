@@ -61,6 +61,16 @@ func TestKernelsMatchGo(t *testing.T) {
 					t.Fatalf("dot4x2 n=%d off=%d row %d: got %v %v, want %v %v", n, off, k, got0[k], got1[k], want0[k], want1[k])
 				}
 			}
+			mv := make([]float32, 8)
+			mvWant := make([]float32, 8)
+			w8 := randSlice(r, 8*n+off)[off:]
+			matvec4(w8, x0, mv)
+			matvec4Go(w8, x0, mvWant)
+			for i := range mv {
+				if !close32(mv[i], mvWant[i], absDot(w8[i*n:(i+1)*n], x0)) {
+					t.Fatalf("matvec4 n=%d off=%d row %d: got %v, want %v", n, off, i, mv[i], mvWant[i])
+				}
+			}
 			xs := randSlice(r, 4*n+off)[off:]
 			got4 := make([]float32, 3*7+4)
 			want4 := make([]float32, 3*7+4)

@@ -189,13 +189,25 @@ func (e *engine) matmul(in []float32, inDim, n int, ops ...matOp) {
 // products, numbering the blocks of all products in order.
 func (e *engine) matmulUnits(lo, hi int) {
 	m, base := 0, 0
-	for u := lo; u < hi; u++ {
+	for u := lo; u < hi; {
 		for u-base >= (e.mats[m].rows+3)/4 {
 			base += (e.mats[m].rows + 3) / 4
 			m++
 		}
 		op := &e.mats[m]
+		if e.nIn == 1 {
+			// One input: whole blocks of this product in one call.
+			k := e.inDim
+			r0 := 4 * (u - base)
+			r1 := min(4*(hi-base), op.rows&^3)
+			if r1 > r0 {
+				matvec4(op.w[r0*k:r1*k], e.in[:k], op.out[r0:r1])
+				u += (r1 - r0) / 4
+				continue
+			}
+		}
 		e.matBlock(op, 4*(u-base))
+		u++
 	}
 }
 

@@ -54,3 +54,11 @@ func dot4x4Go(w []float32, stride int, x []float32, k int, out []float32, ostrid
 		dot4Go(w, stride, x[b*k:(b+1)*k], (*[4]float32)(out[b*ostride:]))
 	}
 }
+
+// matvec4Go is the portable matvec4.
+func matvec4Go(w, x, out []float32) {
+	k := len(x)
+	for b := 0; b+4 <= len(out); b += 4 {
+		dot4Go(w[b*k:], k, x, (*[4]float32)(out[b:]))
+	}
+}
