@@ -46,6 +46,9 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if got, want := w.Bytes(), 4*tinyShape.Params(shared); got != want {
 			t.Errorf("Bytes %d, want %d", got, want)
 		}
+		if w.HugeBytes < 0 || w.HugeBytes > int64(len(w.data)) {
+			t.Errorf("HugeBytes %d of a %d-byte mapping", w.HugeBytes, len(w.data))
+		}
 		if err := w.unmap(); err != nil {
 			t.Error(err)
 		}

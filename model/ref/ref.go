@@ -281,6 +281,11 @@ func (m *Model) Info() model.Info {
 			"dtype":   "float32",
 		},
 	}
+	m.step.Lock()
+	if m.loaded {
+		info.Labels["huge_page_bytes"] = strconv.FormatInt(m.w.HugeBytes, 10)
+	}
+	m.step.Unlock()
 	if m.synthetic {
 		info.Notes = append(info.Notes, "synthetic untrained weights: outputs are not meaningful; accuracy ≈ 0 is expected")
 	}

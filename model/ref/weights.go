@@ -1,9 +1,12 @@
 package ref
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +31,10 @@ type Weights struct {
 	W3             []float32 // [layers][hidden][dim]
 	RMSFinal       []float32 // [dim]
 	WCls           []float32 // [vocab][dim]
+
+	// HugeBytes is how much of the mapping the kernel maps with huge
+	// pages, as /proc/self/smaps says right after loading (0 if unknown).
+	HugeBytes int64
 
 	data []byte // the mapping, nil once unmapped
 }
@@ -68,7 +75,7 @@ func mapCheckpoint(path string) (*Weights, error) {
 	}
 
 	all := unsafe.Slice((*float32)(unsafe.Pointer(&data[headerBytes])), (len(data)-headerBytes)/4)
-	w := &Weights{Shape: s, Shared: shared, data: data}
+	w := &Weights{Shape: s, Shared: shared, data: data, HugeBytes: pmdMapped(data)}
 	take := func(n int) []float32 {
 		v := all[:n:n]
 		all = all[n:]
@@ -152,4 +159,36 @@ func (w *Weights) unmap() error {
 	err := unix.MunmapPtr(unsafe.Pointer(&w.data[0]), uintptr(len(w.data)))
 	*w = Weights{Shape: w.Shape, Shared: w.Shared}
 	return err
+}
+
+// pmdMapped returns the bytes of the file mapping data that are mapped
+// with huge pages, from the FilePmdMapped line of its entry in
+// /proc/self/smaps, or 0.
+func pmdMapped(data []byte) int64 {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&data[0])))
+	sc := bufio.NewScanner(f)
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, start) {
+			in = true
+			continue
+		}
+		if !in {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "FilePmdMapped:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+		if strings.HasPrefix(line, "VmFlags:") {
+			return 0
+		}
+	}
+	return 0
 }
