@@ -40,6 +40,9 @@ func dot4x4AVX512(w *float32, stride int, x *float32, xstride int, n int, out *f
 func matvec4AVX2(w *float32, k int, x *float32, n int, out *float32, blocks int)
 
 //go:noescape
+func axpy4AVX2(a *[4]float32, v *float32, stride int, y *float32, n int)
+
+//go:noescape
 func axpyAVX2(a float32, x, y *float32, n int)
 
 func dot(a, b []float32) float32 {
@@ -154,4 +157,19 @@ func matvec4(w, x, out []float32) {
 	}
 	_ = w[4*blocks*k-1]
 	matvec4AVX2(&w[0], k, &x[0], k, &out[0], blocks)
+}
+
+// axpy4 adds a[r] times the len(y) floats at v[r*stride:] to y, for r in
+// 0..3.
+func axpy4(a *[4]float32, v []float32, stride int, y []float32) {
+	n := len(y) &^ 7
+	if !useFMA || n == 0 {
+		axpy4Go(a, v, stride, y)
+		return
+	}
+	_ = v[3*stride+len(y)-1]
+	axpy4AVX2(a, &v[0], stride, &y[0], n)
+	for i := n; i < len(y); i++ {
+		y[i] += a[0]*v[i] + a[1]*v[stride+i] + a[2]*v[2*stride+i] + a[3]*v[3*stride+i]
+	}
 }

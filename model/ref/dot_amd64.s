@@ -360,3 +360,38 @@ mv_reduce:
 	JNZ          mv_block
 	VZEROUPPER
 	RET
+
+// func axpy4AVX2(a *[4]float32, v *float32, stride int, y *float32, n int)
+//
+// It adds a[0]*v[0:n] + a[1]*v[stride:][:n] + a[2]*v[2*stride:][:n] +
+// a[3]*v[3*stride:][:n] to y[:n]. n is a positive multiple of 8.
+TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
+	MOVQ         a+0(FP), AX
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	MOVQ         v+8(FP), R8
+	MOVQ         stride+16(FP), R12
+	SHLQ         $2, R12
+	LEAQ         (R8)(R12*1), R9
+	LEAQ         (R9)(R12*1), R10
+	LEAQ         (R10)(R12*1), R11
+	MOVQ         y+24(FP), DI
+	MOVQ         n+32(FP), CX
+	SHLQ         $2, CX
+	XORQ         AX, AX
+
+axpy4_loop8:
+	VMOVUPS     (DI)(AX*1), Y4
+	VMULPS      (R8)(AX*1), Y0, Y5
+	VFMADD231PS (R9)(AX*1), Y1, Y4
+	VFMADD231PS (R10)(AX*1), Y2, Y5
+	VFMADD231PS (R11)(AX*1), Y3, Y4
+	VADDPS      Y5, Y4, Y4
+	VMOVUPS     Y4, (DI)(AX*1)
+	ADDQ        $32, AX
+	CMPQ        AX, CX
+	JL          axpy4_loop8
+	VZEROUPPER
+	RET

@@ -23,3 +23,5 @@ func dot4x4(w []float32, stride int, x []float32, k int, out []float32, ostride 
 }
 
 func matvec4(w, x, out []float32) { matvec4Go(w, x, out) }
+
+func axpy4(a *[4]float32, v []float32, stride int, y []float32) { axpy4Go(a, v, stride, y) }

@@ -89,6 +89,16 @@ func TestKernelsMatchGo(t *testing.T) {
 					t.Fatalf("dot4x4 n=%d wrote out[%d] outside its outputs", n, i)
 				}
 			}
+			a4 := [4]float32{0.5, -1, 2, 0.25}
+			ya := randSlice(r, n)
+			yb := append([]float32(nil), ya...)
+			axpy4(&a4, w, stride, ya)
+			axpy4Go(&a4, w, stride, yb)
+			for i := range ya {
+				if !close32(ya[i], yb[i], 8) {
+					t.Fatalf("axpy4 n=%d off=%d [%d]: got %v, want %v", n, off, i, ya[i], yb[i])
+				}
+			}
 			y := randSlice(r, n+off)[off:]
 			y2 := append([]float32(nil), y...)
 			axpy(0.75, a, y)

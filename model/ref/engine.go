@@ -253,14 +253,29 @@ func (e *engine) attentionUnits(lo, hi int) {
 		q := e.q[b*d+h*hs : b*d+(h+1)*hs]
 		att := e.att[(b*s.Heads+h)*s.SeqLen:][:en.pos+1]
 		off := l*s.SeqLen*kvd + (h/group)*hs
+		keys := en.kv.key[off:]
+		vals := en.kv.val[off:]
+		// Scores of four positions at a time: their keys are rows kvd
+		// floats apart.
+		t := 0
+		for ; t+4 <= len(att); t += 4 {
+			dot4(keys[t*kvd:], kvd, q, (*[4]float32)(att[t:]))
+		}
+		for ; t < len(att); t++ {
+			att[t] = dot(q, keys[t*kvd:t*kvd+hs])
+		}
 		for t := range att {
-			att[t] = dot(q, en.kv.key[off+t*kvd:off+t*kvd+hs]) * scale
+			att[t] *= scale
 		}
 		softmax(att)
 		out := e.xb[b*d+h*hs : b*d+(h+1)*hs]
 		clear(out)
-		for t, a := range att {
-			axpy(a, en.kv.val[off+t*kvd:off+t*kvd+hs], out)
+		t = 0
+		for ; t+4 <= len(att); t += 4 {
+			axpy4((*[4]float32)(att[t:]), vals[t*kvd:], kvd, out)
+		}
+		for ; t < len(att); t++ {
+			axpy(att[t], vals[t*kvd:t*kvd+hs], out)
 		}
 	}
 }

@@ -62,3 +62,12 @@ func matvec4Go(w, x, out []float32) {
 		dot4Go(w[b*k:], k, x, (*[4]float32)(out[b:]))
 	}
 }
+
+// axpy4Go is the portable axpy4.
+func axpy4Go(a *[4]float32, v []float32, stride int, y []float32) {
+	n := len(y)
+	v0, v1, v2, v3 := v[:n], v[stride:stride+n], v[2*stride:2*stride+n], v[3*stride:3*stride+n]
+	for i := range y {
+		y[i] += a[0]*v0[i] + a[1]*v1[i] + a[2]*v2[i] + a[3]*v3[i]
+	}
+}
