@@ -377,10 +377,7 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 	defer journal.Close()
 	var journalErr error
 
-	var prog *progressLine
-	if !f.quiet && isTerminal(stderr) {
-		prog = &progressLine{w: stderr}
-	}
+	prog := newProgressLine(f, stderr)
 	opts := runner.Options{
 		Benchmarks: facts,
 		Iterations: f.iterations,

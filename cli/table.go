@@ -1,36 +1,102 @@
 package cli
 
 import (
-	"fmt"
 	"io"
-	"math"
-	"strings"
-	"sync"
-	"text/tabwriter"
+	"os"
 
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/inference-pio/piobench/report"
 	"github.com/inference-pio/piobench/result"
 	"github.com/inference-pio/piobench/runner"
 )
 
-// formatValue prints a number with about four significant digits.
-func formatValue(v float64) string {
-	a := math.Abs(v)
-	switch {
-	case math.IsNaN(v):
-		return "-"
-	case a >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	case a >= 100:
-		return fmt.Sprintf("%.1f", v)
-	case a >= 10:
-		return fmt.Sprintf("%.2f", v)
-	case a >= 1 || a == 0:
-		return fmt.Sprintf("%.3f", v)
-	default:
-		return fmt.Sprintf("%.4g", v)
-	}
+// printTable prints results as an aligned table grouped by model and
+// category, in readable units, coloured only on a terminal without
+// NO_COLOR.
+func printTable(w io.Writer, results []result.Result) {
+	report.WriteTable(w, results, report.TextOptions{Color: report.ColorFor(isTerminal(w), os.Getenv)})
 }
 
+// progressLine shows a run's progress on stderr (see newProgressLine).
+type progressLine struct{ p *report.Progress }
+
+func (p *progressLine) update(pr runner.Progress) { p.p.Update(pr) }
+func (p *progressLine) clear()                    { p.p.Clear() }
+
+const progressHook = "progress"
+
+func init() {
+	addRunHook(runHook{
+		name: progressHook,
+		addFlags: func(fs *pflag.FlagSet, f *runFlags) {
+			mode := new(string)
+			f.ext[progressHook] = mode
+			fs.StringVar(mode, "progress", "auto", "progress display on stderr: auto (live line on a terminal, nothing otherwise), live, lines (one line per update, for logs) or none")
+		},
+		check: func(cfg Config, f *runFlags) error {
+			_, err := progressMode(f)
+			return err
+		},
+	})
+}
+
+// progressMode reads --progress.
+func progressMode(f *runFlags) (string, error) {
+	mode := "auto"
+	if p, ok := f.ext[progressHook].(*string); ok && p != nil {
+		mode = *p
+	}
+	if mode == "auto" {
+		return mode, nil
+	}
+	if _, err := report.ParseProgressMode(mode); err != nil {
+		return "", usagef("--%s", err.Error())
+	}
+	return mode, nil
+}
+
+// newProgressLine decides how a run shows progress on stderr: nothing with
+// --quiet; with --progress auto (the default) a live line when stderr is a
+// terminal and nothing otherwise, so that a piped or CI run stays quiet;
+// --progress lines writes one plain line per update for logs; --progress
+// live forces the redrawn line. It returns nil when nothing is to be
+// shown.
+func newProgressLine(f *runFlags, stderr io.Writer) *progressLine {
+	if f.quiet {
+		return nil
+	}
+	name, err := progressMode(f)
+	if err != nil {
+		return nil
+	}
+	tty := isTerminal(stderr)
+	mode := report.ProgressOff
+	if name == "auto" {
+		if tty {
+			mode = report.ProgressLive
+		}
+	} else {
+		mode, _ = report.ParseProgressMode(name)
+	}
+	if mode == report.ProgressOff {
+		return nil
+	}
+	opt := report.ProgressOptions{Color: report.ColorFor(tty, os.Getenv)}
+	if fd, ok := stderr.(*os.File); ok && tty {
+		if w, _, err := term.GetSize(int(fd.Fd())); err == nil && w > 20 {
+			opt.Width = w
+		}
+	}
+	return &progressLine{p: report.NewProgress(stderr, mode, opt)}
+}
+
+// formatValue prints a number with about four significant digits (other
+// commands' tables use it).
+func formatValue(v float64) string { return report.Number(v) }
+
+// metaNumber reads a number from result metadata.
 func metaNumber(m map[string]any, key string) (float64, bool) {
 	switch v := m[key].(type) {
 	case float64:
@@ -41,69 +107,10 @@ func metaNumber(m map[string]any, key string) (float64, bool) {
 	return 0, false
 }
 
-// printTable prints results as an aligned table.
-func printTable(w io.Writer, results []result.Result) {
-	if len(results) == 0 {
-		fmt.Fprintln(w, "no results")
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tBENCHMARK\tVALUE\tUNIT\t95% CI\tN\tSTATUS")
-	for _, r := range results {
-		if r.Failed() {
-			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t\t\tFAILED: %s\n", r.ModelName, r.BenchmarkName, r.Unit, truncate(oneLine(r.Err()), 80))
-			continue
-		}
-		ci := ""
-		lo, okLo := metaNumber(r.Metadata, "ci95_low")
-		hi, okHi := metaNumber(r.Metadata, "ci95_high")
-		if okLo && okHi {
-			ci = "[" + formatValue(lo) + ", " + formatValue(hi) + "]"
-		}
-		n := ""
-		if v, ok := metaNumber(r.Metadata, "n"); ok {
-			n = fmt.Sprintf("%d", int(v))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\tok\n", r.ModelName, r.BenchmarkName, formatValue(r.Value), r.Unit, ci, n)
-	}
-	tw.Flush()
-}
-
+// truncate cuts s to n bytes, ending in "..." when cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n-3] + "..."
-}
-
-// progressLine redraws one status line on a terminal.
-type progressLine struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (p *progressLine) update(pr runner.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%d/%d] %s %s", pr.Index+1, pr.Total, pr.Model, pr.Benchmark)
-	if pr.Done != nil {
-		status := "done"
-		if pr.Done.Failed() {
-			status = "FAILED"
-		}
-		b.WriteString(" " + status)
-	} else if pr.Event.Total > 0 {
-		fmt.Fprintf(&b, "  %s %d/%d", pr.Event.Phase, pr.Event.Done, pr.Event.Total)
-		if !math.IsNaN(pr.Event.Rate) && pr.Event.Rate != 0 {
-			fmt.Fprintf(&b, "  %s %s", formatValue(pr.Event.Rate), pr.Event.Unit)
-		}
-	}
-	fmt.Fprintf(p.w, "\r\033[K%s", b.String())
-}
-
-func (p *progressLine) clear() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprint(p.w, "\r\033[K")
 }
