@@ -357,13 +357,14 @@ func (m *Model) getCache() *kvCache {
 	return newKVCache(m.shape)
 }
 
-// maxFreeCaches bounds the caches kept for reuse between requests.
-const maxFreeCaches = 16
+// maxFreeCacheBytes bounds the memory of the caches kept for reuse between
+// requests; one cache is always kept.
+const maxFreeCacheBytes = 256 << 20
 
 func (m *Model) putCache(c *kvCache) {
 	m.cacheMu.Lock()
 	defer m.cacheMu.Unlock()
-	if len(m.free) < maxFreeCaches {
+	if len(m.free) == 0 || int64(len(m.free)+1)*kvBytes(m.shape) <= maxFreeCacheBytes {
 		m.free = append(m.free, c)
 	} else {
 		m.kvLive--

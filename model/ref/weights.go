@@ -2,6 +2,7 @@ package ref
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +62,9 @@ func mapCheckpoint(path string) (*Weights, error) {
 		if _, err := f.ReadAt(hdr[:], 0); err != nil {
 			return nil, fmt.Errorf("%s: reading header: %w", base, err)
 		}
+	}
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		return nil, fmt.Errorf("%s: cannot map little-endian weights on a big-endian host", base)
 	}
 	s, shared, err := checkHeader(path, hdr[:], size)
 	if err != nil {
