@@ -239,6 +239,41 @@ func (b *Accuracy) Params() map[string]ParamSpec { return b.table().specs() }
 // Set implements Configurable.
 func (b *Accuracy) Set(name string, v any) error { return b.table().set(b.Name(), name, v) }
 
+func floatParam(doc string, min float64, dst *float64) param {
+	return param{ParamSpec{Kind: ParamFloat, Doc: doc, Min: min, HasMin: true}, func(v any) error {
+		f, ok := v.(float64)
+		if !ok {
+			if n, isInt := v.(int); isInt {
+				f, ok = float64(n), true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("want a number, got %T", v)
+		}
+		if f < min {
+			return fmt.Errorf("%v: must be at least %v", f, min)
+		}
+		*dst = f
+		return nil
+	}}
+}
+
+func (b *Scalability) table() params {
+	return params{
+		"max_concurrency": intParam("highest concurrency tried", 1, &b.MaxConcurrency),
+		"min_gain":        floatParam("relative throughput gain that counts as still scaling, such as 0.05", 0, &b.MinGain),
+		"rounds":          intParam("requests per level = rounds × concurrency", 1, &b.Rounds),
+		"max_tokens":      intParam("tokens to generate per request", 1, &b.MaxTokens),
+		"prompt_words":    intParam("words in the synthetic prompt", 1, &b.PromptWords),
+	}
+}
+
+// Params implements Configurable.
+func (b *Scalability) Params() map[string]ParamSpec { return b.table().specs() }
+
+// Set implements Configurable.
+func (b *Scalability) Set(name string, v any) error { return b.table().set(b.Name(), name, v) }
+
 // Params implements Configurable: loading_time has none.
 func (b *LoadingTime) Params() map[string]ParamSpec { return map[string]ParamSpec{} }
 
@@ -252,4 +287,5 @@ var (
 	_ Configurable = (*Comprehensive)(nil)
 	_ Configurable = (*Accuracy)(nil)
 	_ Configurable = (*LoadingTime)(nil)
+	_ Configurable = (*Scalability)(nil)
 )
