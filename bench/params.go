@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/inference-pio/piobench/eval"
 )
 
 // A ParamKind is the type of a benchmark parameter's value.
@@ -201,7 +203,10 @@ func (b *Comprehensive) Set(name string, v any) error { return b.table().set(b.N
 
 func (b *Accuracy) table() params {
 	return params{
-		"max_tokens": intParam("tokens to generate per case", 1, &b.MaxTokens),
+		"max_tokens":    intParam("tokens to generate per case", 1, &b.MaxTokens),
+		"system_prompt": stringParam("system prompt sent with every case", false, &b.Eval.System),
+		"concurrency":   intParam("cases in flight at once, for models that serve concurrently or batch", 1, &b.Eval.Concurrency),
+		"seed":          intParam64("seed sent with every request", &b.Eval.Seed),
 		"cases": {ParamSpec{Kind: ParamCases, Doc: "the cases, as a list of {input, expected}"}, func(v any) error {
 			cs, ok := v.([]Case)
 			if !ok {
@@ -215,22 +220,33 @@ func (b *Accuracy) table() params {
 					return fmt.Errorf("case %d: input and expected must both be non-empty", i+1)
 				}
 			}
-			b.Cases, b.Dataset = cs, "inline"
+			b.Cases, b.Questions, b.Dataset = cs, nil, "inline"
 			return nil
 		}},
-		"dataset": {ParamSpec{Kind: ParamPath, Doc: "a JSONL file of {\"input\", \"expected\"} cases"}, func(v any) error {
+		"dataset": {ParamSpec{Kind: ParamPath, Doc: "a JSONL dataset file, or a built-in set such as builtin:arithmetic:n=50"}, func(v any) error {
 			path, ok := v.(string)
 			if !ok {
 				return fmt.Errorf("want a file path, got %T", v)
 			}
-			cs, err := ReadDataset(path)
+			ds, err := eval.Load(path, nil, "")
 			if err != nil {
 				return err
 			}
-			b.Cases, b.Dataset = cs, path
+			b.Questions, b.Cases, b.Dataset = ds.Cases, nil, ds.Name
 			return nil
 		}},
 	}
+}
+
+func intParam64(doc string, dst *int64) param {
+	return param{ParamSpec{Kind: ParamInt, Doc: doc}, func(v any) error {
+		n, ok := v.(int)
+		if !ok {
+			return fmt.Errorf("want an integer, got %T", v)
+		}
+		*dst = int64(n)
+		return nil
+	}}
 }
 
 // Params implements Configurable.

@@ -236,6 +236,10 @@ type Test struct {
 	Checks []*Check
 }
 
+// schemePrefix matches values such as builtin:smoke that a path parameter
+// passes on as they are.
+var schemePrefix = regexp.MustCompile(`^[a-z][a-z0-9+.-]+:`)
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 const nameRule = "letters, digits, _ and -, starting with a letter or digit"
@@ -577,6 +581,10 @@ func (l *loader) paramValue(d *decoder, dir string, n *yaml.Node, spec bench.Par
 		if ok && v == "" {
 			d.errorf(n, "%s: must not be empty", what)
 			return nil, "", false
+		}
+		if schemePrefix.MatchString(v) {
+			// builtin:smoke and the like name no file.
+			return v, display(v), ok
 		}
 		return resolvePath(dir, v), display(v), ok
 	case bench.ParamCases:

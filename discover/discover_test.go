@@ -227,7 +227,7 @@ func TestLoadTree(t *testing.T) {
 		t.Errorf("accuracy cases %+v", acc.Cases)
 	}
 	b, _ = byName["accuracy_file"].New(nil)
-	if acc := b.(*bench.Accuracy); len(acc.Cases) != 1 || !strings.HasSuffix(acc.Dataset, "qa.jsonl") {
+	if acc := b.(*bench.Accuracy); len(acc.Questions) != 1 || acc.Questions[0].Expected[0] != "b" || !strings.HasSuffix(acc.Dataset, "qa.jsonl") {
 		t.Errorf("accuracy dataset %+v", acc)
 	}
 
@@ -364,8 +364,10 @@ func TestBadInput(t *testing.T) {
 		{"unknown key at the top of a benchmark file", map[string]string{"a/model.yaml": ok, "a/benchmarks/unit/x.yaml": "benchmarkz:\n  - benchmark: accuracy\n"},
 			`a/benchmarks/unit/x.yaml:1:1: benchmark file: unknown key "benchmarkz"`, nil},
 		{"missing dataset", map[string]string{"a/model.yaml": ok, "a/benchmarks/unit/x.yaml": "benchmark: accuracy\nparams:\n  dataset: none.jsonl\n"},
-			`a/benchmarks/unit/x.yaml:3:12: params.dataset: open `, nil},
+			`a/benchmarks/unit/x.yaml:3:12: params.dataset: `, nil},
 		{"bad dataset line", map[string]string{"a/model.yaml": ok, "a/benchmarks/unit/x.yaml": "benchmark: accuracy\nparams:\n  dataset: d.jsonl\n", "a/benchmarks/unit/d.jsonl": "{\"input\":\"a\",\"expected\":\"b\"}\n{oops\n"},
+			`a/benchmarks/unit/x.yaml:3:12: params.dataset: a/benchmarks/unit/d.jsonl:2: not valid JSON`, nil},
+		{"unknown built-in dataset", map[string]string{"a/model.yaml": ok, "a/benchmarks/unit/x.yaml": "benchmark: accuracy\nparams:\n  dataset: builtin:trivia\n"},
 			`a/benchmarks/unit/x.yaml:3:12: params.dataset: `, nil},
 		{"inline case without expected", map[string]string{"a/model.yaml": ok, "a/benchmarks/unit/x.yaml": "benchmark: accuracy\nparams:\n  cases:\n    - input: hi\n"},
 			`a/benchmarks/unit/x.yaml:4:7: params.cases[0]: missing required key "expected"`, nil},
@@ -429,7 +431,7 @@ func checkErr(t *testing.T, dir string, tr *Tree, err error, want string) {
 	}
 	var got []string
 	for _, e := range list {
-		rel := strings.TrimPrefix(e.Error(), dir+string(filepath.Separator))
+		rel := strings.ReplaceAll(e.Error(), dir+string(filepath.Separator), "")
 		got = append(got, rel)
 		if strings.HasPrefix(rel, want) {
 			if strings.Contains(e.Error(), "\n") {
