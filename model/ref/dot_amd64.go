@@ -43,6 +43,9 @@ func matvec4AVX2(w *float32, k int, x *float32, n int, out *float32, blocks int)
 func axpy4AVX2(a *[4]float32, v *float32, stride int, y *float32, n int)
 
 //go:noescape
+func matvec4AVX512(w *float32, k int, x *float32, n int, out *float32, blocks int)
+
+//go:noescape
 func axpyAVX2(a float32, x, y *float32, n int)
 
 func dot(a, b []float32) float32 {
@@ -156,6 +159,10 @@ func matvec4(w, x, out []float32) {
 		return
 	}
 	_ = w[4*blocks*k-1]
+	if use512 && k%16 == 0 {
+		matvec4AVX512(&w[0], k, &x[0], k, &out[0], blocks)
+		return
+	}
 	matvec4AVX2(&w[0], k, &x[0], k, &out[0], blocks)
 }
 

@@ -395,3 +395,84 @@ axpy4_loop8:
 	JL          axpy4_loop8
 	VZEROUPPER
 	RET
+
+// func matvec4AVX512(w *float32, k int, x *float32, n int, out *float32, blocks int)
+//
+// matvec4AVX2 with 512-bit vectors: n is a positive multiple of 16.
+TEXT ·matvec4AVX512(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), R8
+	MOVQ k+8(FP), R12
+	SHLQ $2, R12
+	MOVQ x+16(FP), DI
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	MOVQ out+32(FP), BX
+	MOVQ blocks+40(FP), R15
+	MOVQ CX, DX
+	SUBQ $128, DX
+
+mv5_block:
+	LEAQ   (R8)(R12*1), R9
+	LEAQ   (R9)(R12*1), R10
+	LEAQ   (R10)(R12*1), R11
+	XORQ   AX, AX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	CMPQ   DX, $0
+	JL     mv5_tail
+
+mv5_loop32:
+	VMOVUPS     (DI)(AX*1), Z8
+	VMOVUPS     64(DI)(AX*1), Z9
+	VFMADD231PS (R8)(AX*1), Z8, Z0
+	VFMADD231PS (R9)(AX*1), Z8, Z1
+	VFMADD231PS (R10)(AX*1), Z8, Z2
+	VFMADD231PS (R11)(AX*1), Z8, Z3
+	VFMADD231PS 64(R8)(AX*1), Z9, Z4
+	VFMADD231PS 64(R9)(AX*1), Z9, Z5
+	VFMADD231PS 64(R10)(AX*1), Z9, Z6
+	VFMADD231PS 64(R11)(AX*1), Z9, Z7
+	ADDQ        $128, AX
+	CMPQ        AX, DX
+	JLE         mv5_loop32
+
+mv5_tail:
+	CMPQ        AX, CX
+	JGE         mv5_reduce
+	VMOVUPS     (DI)(AX*1), Z8
+	VFMADD231PS (R8)(AX*1), Z8, Z0
+	VFMADD231PS (R9)(AX*1), Z8, Z1
+	VFMADD231PS (R10)(AX*1), Z8, Z2
+	VFMADD231PS (R11)(AX*1), Z8, Z3
+
+mv5_reduce:
+	VADDPS        Z4, Z0, Z0
+	VADDPS        Z5, Z1, Z1
+	VADDPS        Z6, Z2, Z2
+	VADDPS        Z7, Z3, Z3
+	VEXTRACTF64X4 $1, Z0, Y16
+	VADDPS        Y16, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y17
+	VADDPS        Y17, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y18
+	VADDPS        Y18, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y19
+	VADDPS        Y19, Y3, Y3
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (BX)
+	ADDQ          $16, BX
+	LEAQ          (R11)(R12*1), R8
+	DECQ          R15
+	JNZ           mv5_block
+	VZEROUPPER
+	RET

@@ -30,7 +30,11 @@ func absDot(a, b []float32) float32 {
 
 func TestKernelsMatchGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	sizes := []int{48, 64, 288, 768, 2048}
 	for n := 0; n <= 1000; n += 1 + n/16 {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
 		for _, off := range []int{0, 1, 3} {
 			// Unaligned views into larger arrays.
 			a := randSlice(r, n+off)[off:]
