@@ -45,6 +45,8 @@ type Store interface {
 	// is already recorded is refused with ErrExists; a result whose unit
 	// differs from its series' recorded unit with ErrInvalid.
 	SaveRun(ctx context.Context, run *result.Run, meta RunMeta) error
+	// SaveRuns records several runs in one transaction: all or none.
+	SaveRuns(ctx context.Context, runs []*result.Run, meta RunMeta) error
 	// Runs lists recorded runs, newest first.
 	Runs(ctx context.Context, q RunQuery) ([]RunInfo, error)
 	// Run returns one recorded run with its results; samples are back in

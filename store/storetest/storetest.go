@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("History", func(t *testing.T) { testHistory(t, open(t)) })
 	t.Run("Runs", func(t *testing.T) { testRuns(t, open(t)) })
 	t.Run("Alerts", func(t *testing.T) { testAlerts(t, open(t)) })
+	t.Run("SaveRunsAllOrNothing", func(t *testing.T) { testSaveRuns(t, open(t)) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, open(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
 }
@@ -355,5 +356,34 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 	if r, p := count(t, s); r != 8 || p != 16 {
 		t.Errorf("%d runs and %d points, want 8 and 16", r, p)
+	}
+}
+
+func testSaveRuns(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := MakeRun("a", t0, "m", 1, "x", "y")
+	b := MakeRun("b", t0.Add(time.Hour), "m", 2, "x", "y")
+	c := MakeRun("c", t0.Add(2*time.Hour), "m", 3, "x", "y")
+	c.Results[1].Unit = "seconds" // y changes unit in the third run
+	if err := s.SaveRuns(ctx, []*result.Run{a, b, c}, store.RunMeta{Source: "import"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("SaveRuns with a unit change in the last run = %v, want ErrInvalid", err)
+	}
+	if r, p := count(t, s); r != 0 || p != 0 {
+		t.Errorf("after the refused batch: %d runs, %d points; want none", r, p)
+	}
+	if err := s.SaveRuns(ctx, []*result.Run{a, a}, store.RunMeta{}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("the same run twice = %v, want ErrExists", err)
+	}
+	if err := s.SaveRuns(ctx, []*result.Run{a, b}, store.RunMeta{Source: "import"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveRuns(ctx, []*result.Run{MakeRun("d", t0, "m", 1, "x"), b}, store.RunMeta{}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("a batch with a recorded run = %v, want ErrExists", err)
+	}
+	if r, p := count(t, s); r != 2 || p != 4 {
+		t.Errorf("%d runs, %d points; want 2, 4", r, p)
+	}
+	if err := s.SaveRuns(ctx, nil, store.RunMeta{}); err != nil {
+		t.Errorf("no runs: %v", err)
 	}
 }

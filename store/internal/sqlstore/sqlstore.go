@@ -156,27 +156,39 @@ func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, cols int, 
 
 // SaveRun implements store.Store.
 func (s *DB) SaveRun(ctx context.Context, run *result.Run, meta store.RunMeta) error {
+	return s.SaveRuns(ctx, []*result.Run{run}, meta)
+}
+
+// runRows is a run ready to insert.
+type runRows struct {
+	run              *result.Run
+	env, cfg         string
+	finished         int64
+	results, samples [][]any
+}
+
+func prepareRun(run *result.Run) (*runRows, error) {
 	if run.RunID == "" {
-		return fmt.Errorf("%w: run without an id", store.ErrInvalid)
+		return nil, fmt.Errorf("%w: run without an id", store.ErrInvalid)
 	}
 	if err := store.CheckUnits(run); err != nil {
-		return err
+		return nil, err
 	}
 	env, err := json.Marshal(run.Environment)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg := []byte("null")
 	if run.Config != nil {
 		if cfg, err = store.MetadataJSON(run.Config); err != nil {
-			return fmt.Errorf("%w: run config: %v", store.ErrInvalid, err)
+			return nil, fmt.Errorf("%w: run config: %v", store.ErrInvalid, err)
 		}
 	}
-	var results, samples [][]any
+	rr := &runRows{run: run, env: string(env), cfg: string(cfg)}
 	for i, r := range run.Results {
 		mj, err := store.MetadataJSON(r.Metadata)
 		if err != nil {
-			return fmt.Errorf("%w: result %d (%s/%s) metadata: %v", store.ErrInvalid, i+1, r.ModelName, r.BenchmarkName, err)
+			return nil, fmt.Errorf("%w: result %d (%s/%s) metadata: %v", store.ErrInvalid, i+1, r.ModelName, r.BenchmarkName, err)
 		}
 		var v any
 		status := result.StatusOK
@@ -185,49 +197,79 @@ func (s *DB) SaveRun(ctx context.Context, run *result.Run, meta store.RunMeta) e
 		} else {
 			v = r.Value
 		}
-		results = append(results, []any{run.RunID, i, nanos(r.Timestamp), r.ModelName, r.BenchmarkName, v, r.Unit, r.Category, status, string(mj)})
+		rr.results = append(rr.results, []any{run.RunID, i, nanos(r.Timestamp), r.ModelName, r.BenchmarkName, v, r.Unit, r.Category, status, string(mj)})
 		if xs, ok := store.Samples(r.Metadata); ok {
 			for j, x := range xs {
 				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return fmt.Errorf("%w: result %d (%s/%s): sample %d is %v", store.ErrInvalid, i+1, r.ModelName, r.BenchmarkName, j+1, x)
+					return nil, fmt.Errorf("%w: result %d (%s/%s): sample %d is %v", store.ErrInvalid, i+1, r.ModelName, r.BenchmarkName, j+1, x)
 				}
-				samples = append(samples, []any{run.RunID, i, j, x})
+				rr.samples = append(rr.samples, []any{run.RunID, i, j, x})
 			}
 		}
 	}
-	var finished int64
 	if run.FinishedAt != nil {
-		finished = nanos(time.Time(*run.FinishedAt))
+		rr.finished = nanos(time.Time(*run.FinishedAt))
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM runs WHERE id = ?`), run.RunID).Scan(&one)
-		if err == nil {
-			return fmt.Errorf("%w: run %s is already in %s", store.ErrExists, run.RunID, s.where)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+	return rr, nil
+}
+
+// SaveRuns implements store.Store.
+func (s *DB) SaveRuns(ctx context.Context, runs []*result.Run, meta store.RunMeta) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	var prepared []*runRows
+	ids := map[string]bool{}
+	for _, run := range runs {
+		rr, err := prepareRun(run)
+		if err != nil {
 			return err
 		}
-		if err := s.checkSeries(ctx, tx, run); err != nil {
+		if ids[run.RunID] {
+			return fmt.Errorf("%w: run %s given twice", store.ErrExists, run.RunID)
+		}
+		ids[run.RunID] = true
+		prepared = append(prepared, rr)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.checkSeries(ctx, tx, runs); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, started_at, finished_at, fingerprint, source, branch, git_commit, environment, config)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			run.RunID, nanos(time.Time(run.StartedAt)), finished, store.Fingerprint(run.Environment), meta.Source, meta.Branch,
-			run.Environment.GitCommit, string(env), string(cfg)); err != nil {
-			return err
+		for _, rr := range prepared {
+			run := rr.run
+			var one int
+			err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM runs WHERE id = ?`), run.RunID).Scan(&one)
+			if err == nil {
+				return fmt.Errorf("%w: run %s is already in %s", store.ErrExists, run.RunID, s.where)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO runs (id, started_at, finished_at, fingerprint, source, branch, git_commit, environment, config)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				run.RunID, nanos(time.Time(run.StartedAt)), rr.finished, store.Fingerprint(run.Environment), meta.Source, meta.Branch,
+				run.Environment.GitCommit, rr.env, rr.cfg); err != nil {
+				return err
+			}
+			if err := s.insertRows(ctx, tx, `INSERT INTO results (run_id, idx, ts, model_name, benchmark_name, value, unit, category, status, metadata)`, 10, rr.results, 100); err != nil {
+				return err
+			}
+			if err := s.insertRows(ctx, tx, `INSERT INTO samples (run_id, result_idx, idx, value)`, 4, rr.samples, 500); err != nil {
+				return err
+			}
 		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO results (run_id, idx, ts, model_name, benchmark_name, value, unit, category, status, metadata)`, 10, results, 100); err != nil {
-			return err
-		}
-		return s.insertRows(ctx, tx, `INSERT INTO samples (run_id, result_idx, idx, value)`, 4, samples, 500)
+		return nil
 	})
-	return s.wrap(err, "recording run "+run.RunID)
+	what := "recording run " + runs[0].RunID
+	if len(runs) > 1 {
+		what = fmt.Sprintf("recording %d runs", len(runs))
+	}
+	return s.wrap(err, what)
 }
 
 // checkSeries makes sure every series keeps one unit, recording new
 // series.
-func (s *DB) checkSeries(ctx context.Context, tx *sql.Tx, run *result.Run) error {
+func (s *DB) checkSeries(ctx context.Context, tx *sql.Tx, runs []*result.Run) error {
 	rows, err := tx.QueryContext(ctx, `SELECT model_name, benchmark_name, unit FROM series`)
 	if err != nil {
 		return err
@@ -246,15 +288,17 @@ func (s *DB) checkSeries(ctx context.Context, tx *sql.Tx, run *result.Run) error
 		return err
 	}
 	var add [][]any
-	for i, r := range run.Results {
-		k := [2]string{r.ModelName, r.BenchmarkName}
-		u, ok := known[k]
-		if ok && u != r.Unit {
-			return fmt.Errorf("%w: result %d: %s/%s is in %q, but its history is in %q: mixed units in one series", store.ErrInvalid, i+1, r.ModelName, r.BenchmarkName, r.Unit, u)
-		}
-		if !ok {
-			known[k] = r.Unit
-			add = append(add, []any{r.ModelName, r.BenchmarkName, r.Unit})
+	for _, run := range runs {
+		for i, r := range run.Results {
+			k := [2]string{r.ModelName, r.BenchmarkName}
+			u, ok := known[k]
+			if ok && u != r.Unit {
+				return fmt.Errorf("%w: run %s, result %d: %s/%s is in %q, but its history is in %q: mixed units in one series", store.ErrInvalid, run.RunID, i+1, r.ModelName, r.BenchmarkName, r.Unit, u)
+			}
+			if !ok {
+				known[k] = r.Unit
+				add = append(add, []any{r.ModelName, r.BenchmarkName, r.Unit})
+			}
 		}
 	}
 	return s.insertRows(ctx, tx, `INSERT INTO series (model_name, benchmark_name, unit)`, 3, add, 200)
