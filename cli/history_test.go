@@ -374,6 +374,3 @@ func TestHistoryBadInput(t *testing.T) {
 		t.Errorf("the locked database got %d runs", len(rs))
 	}
 }
-
-
-
