@@ -331,6 +331,11 @@ func (cb *chartBuilder) barChart(name, unit string, bars []bar) (*Chart, bool) {
 		bc.Color = cb.color(b.key)
 		bc.LineStyle.Width = 0
 		p.Add(bc)
+		// A dot at the value keeps a zero (or tiny) value visible.
+		if dot, err := plotter.NewScatter(plotter.XYs{{X: v, Y: y}}); err == nil {
+			dot.GlyphStyle = draw.GlyphStyle{Color: cb.color(b.key), Radius: 3, Shape: draw.CircleGlyph{}}
+			p.Add(dot)
+		}
 		marks++
 		end := v
 		if !math.IsNaN(b.lo) {
@@ -368,7 +373,8 @@ func (cb *chartBuilder) barChart(name, unit string, bars []bar) (*Chart, bool) {
 	p.X.Max += (p.X.Max - p.X.Min) * 0.12
 	caption := "Bars: the headline value (median unless the result says otherwise); whiskers: its 95% confidence interval."
 	if len(whiskers.XYs) < marks {
-		caption += fmt.Sprintf(" %d of %d bars have no interval (too few samples).", marks-len(whiskers.XYs), marks)
+		n := marks - len(whiskers.XYs)
+		caption += fmt.Sprintf(" %d of %d bars %s no interval (too few samples).", n, marks, map[bool]string{true: "has", false: "have"}[n == 1])
 	}
 	if failed > 0 {
 		caption += fmt.Sprintf(" %s failed and %s no bar.", plural(failed, "result"), map[bool]string{true: "has", false: "have"}[failed == 1])

@@ -86,6 +86,10 @@ type htmlRun struct {
 	Config   string
 	Notes    []string
 	Accuracy []htmlCase
+	// Load holds the results of load tests, one row per level.
+	Load        []loadTable
+	LoadColumns []string
+	LoadNote    string
 }
 
 type kv struct{ K, V string }
@@ -236,7 +240,13 @@ func sectionOfMissing(m string) string {
 func buildRun(rep *Report, i int) htmlRun {
 	run := rep.Runs[i]
 	hr := htmlRun{ID: clean(rep.label(i)), Anchor: fmt.Sprintf("run-%d", i+1), Heading: clean(runHeading(rep, i)), Source: clean(rep.source(i))}
-	gs := groups(rep.entries(i))
+	plain, tables := splitLoad(rep.entries(i))
+	hr.Load = tables
+	hr.LoadNote = loadNote
+	for _, c := range loadColumns {
+		hr.LoadColumns = append(hr.LoadColumns, c.title)
+	}
+	gs := groups(plain)
 	notes := map[string]bool{}
 	lastModel, modelRow := "", 0
 	for _, g := range gs {

@@ -62,9 +62,12 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 			fmt.Fprintf(bw, "No results.\n\n")
 			continue
 		}
-		fmt.Fprintf(bw, "| model | benchmark | value | 95%% CI | n |\n|---|---|--:|---|--:|\n")
+		plain, tables := splitLoad(rep.entries(i))
+		if len(plain) > 0 {
+			fmt.Fprintf(bw, "| model | benchmark | value | 95%% CI | n |\n|---|---|--:|---|--:|\n")
+		}
 		last := ""
-		for gi, g := range groups(rep.entries(i)) {
+		for gi, g := range groups(plain) {
 			for j, e := range g.Entries {
 				model := ""
 				if j == 0 && (gi == 0 || g.Model != last) {
@@ -81,6 +84,26 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 					value += " " + mdText(unit, 20)
 				}
 				fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", model, mdText(displayName(e.res), 80), value, mdEscape(ci), n)
+			}
+		}
+		for _, lt := range tables {
+			if len(plain) > 0 {
+				fmt.Fprintln(bw)
+			}
+			fmt.Fprintf(bw, "Load test of %s (%s)\n\n| level | requests |", mdText(lt.Model, 60), loadNote)
+			for _, c := range loadColumns {
+				fmt.Fprintf(bw, " %s |", c.title)
+			}
+			fmt.Fprintf(bw, "\n|---|--:|%s\n", strings.Repeat("--:|", len(loadColumns)))
+			for _, r := range lt.Rows {
+				fmt.Fprintf(bw, "| %s | %s |", mdText(r.Level, 30), r.Requests)
+				for i, c := range r.Cells {
+					if r.Failed[i] {
+						c = "**FAILED**"
+					}
+					fmt.Fprintf(bw, " %s |", c)
+				}
+				fmt.Fprintln(bw)
 			}
 		}
 		if env := envLine(run.Environment); env != "" {

@@ -149,6 +149,44 @@ func WriteTable(w io.Writer, results []result.Result, opt TextOptions) error {
 }
 
 func writeEntries(w io.Writer, es []entry, opt TextOptions, indent string) error {
+	plain, tables := splitLoad(es)
+	if len(plain) > 0 {
+		if err := writePlain(w, plain, opt, indent); err != nil {
+			return err
+		}
+	}
+	for i, lt := range tables {
+		if i > 0 || len(plain) > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%sload test of %s (%s)\n", indent, shorten(clean(lt.Model), opt.nameWidth()), loadNote)
+		cols := []column{{"LEVEL", false}, {"REQUESTS", true}}
+		for _, c := range loadColumns {
+			cols = append(cols, column{strings.ToUpper(c.title), true})
+		}
+		t := &textTable{cols: cols}
+		for _, r := range lt.Rows {
+			cells := []cell{{shorten(clean(r.Level), 24), ""}, {r.Requests, ""}}
+			for i, c := range r.Cells {
+				st := ""
+				if r.Failed[i] {
+					st = sRed
+				}
+				if c == "" {
+					c = "-"
+				}
+				cells = append(cells, cell{c, st})
+			}
+			t.add(cells...)
+		}
+		if err := t.write(w, opt.Color, indent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writePlain(w io.Writer, es []entry, opt TextOptions, indent string) error {
 	nw := opt.nameWidth()
 	t := &textTable{cols: []column{{"MODEL", false}, {"CATEGORY", false}, {"BENCHMARK", false}, {"VALUE", true}, {"UNIT", false}, {"95% CI", false}, {"N", true}, {"STATUS", false}}}
 	lastModel := ""
