@@ -44,7 +44,7 @@ type Quirks struct {
 	NoSpace     bool // "data:" without the space after the colon
 	RoleChunk   bool // a first chunk holding only the role (chat) or empty text (completions)
 	EmptyChunks bool // a chunk with empty content after every content chunk
-	SplitWrites bool // the first event written byte by byte, every other one in pieces split inside the line and between line ends
+	SplitWrites bool // the stream's first bytes written one by one, every event in pieces split inside its first line and between line ends
 	NoDone      bool // the stream closes without "data: [DONE]"
 	UsageEvery  bool // "usage": null in every chunk, besides the final usage-only chunk
 }
@@ -604,12 +604,18 @@ func (g *gen) flush(b []byte) error {
 		return write(b)
 	}
 	if g.events <= 2 {
-		for i := range b {
+		// The start of the stream byte by byte (enough to cut the first
+		// line everywhere), the rest as below.
+		n := min(len(b), 48)
+		for i := 0; i < n; i++ {
 			if err := write(b[i : i+1]); err != nil {
 				return err
 			}
 		}
-		return nil
+		b = b[n:]
+		if len(b) == 0 {
+			return nil
+		}
 	}
 	// Split inside the first line, and at every line end (so CR and LF
 	// of a CRLF, and the two line ends that close an event, go apart).
