@@ -24,6 +24,7 @@ type sequence struct {
 	done    bool
 	fn      func(model.Token) error
 	pending []model.Token // generated but not yet passed to fn
+	last    int           // index of its last entry in the current step, or -1
 }
 
 // Infer answers req with a fresh context.
@@ -96,11 +97,11 @@ func (m *Model) run(ctx context.Context, start time.Time, reqs []model.Request, 
 		q.kv = m.getCache()
 	}
 
-	for {
+	for turn := 0; ; turn++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		active, err := m.stepAll(start, seqs)
+		active, err := m.stepAll(start, seqs, turn)
 		if err != nil {
 			return nil, err
 		}
@@ -124,9 +125,11 @@ func (m *Model) run(ctx context.Context, start time.Time, reqs []model.Request, 
 }
 
 // stepAll runs one forward pass over the unfinished sequences and samples
-// the next token of each that has reached the end of its input. It reports
-// whether any sequence is still unfinished.
-func (m *Model) stepAll(start time.Time, seqs []*sequence) (bool, error) {
+// the next token of each that has reached the end of its input. When they
+// have more input than one pass takes, the sequence that goes first turns
+// round-robin from step to step. It reports whether any sequence is still
+// unfinished.
+func (m *Model) stepAll(start time.Time, seqs []*sequence, turn int) (bool, error) {
 	m.step.Lock()
 	defer m.step.Unlock()
 	if !m.loaded {
@@ -134,8 +137,10 @@ func (m *Model) stepAll(start time.Time, seqs []*sequence) (bool, error) {
 	}
 	e := m.eng
 	e.batch = e.batch[:0]
-	for _, q := range seqs {
-		if q.done {
+	for k := range seqs {
+		q := seqs[(turn+k)%len(seqs)]
+		q.last = -1
+		if q.done || len(e.batch) == maxBatch {
 			continue
 		}
 		n := min(len(q.tokens)-q.fed, maxBatch-len(e.batch))
@@ -143,28 +148,19 @@ func (m *Model) stepAll(start time.Time, seqs []*sequence) (bool, error) {
 			p := q.fed + i
 			e.batch = append(e.batch, entry{tok: q.tokens[p], pos: p, kv: q.kv, logits: p == len(q.tokens)-1})
 		}
-		q.fed += n
-		if len(e.batch) == maxBatch {
-			break
+		if n > 0 {
+			q.fed += n
+			q.last = len(e.batch) - 1
 		}
 	}
 	if len(e.batch) == 0 {
 		return false, nil
 	}
 	e.forward()
-	b := 0
 	active := false
 	for _, q := range seqs {
-		if q.done {
-			continue
-		}
-		// Find this sequence's last entry in the batch, if any.
-		last := -1
-		for ; b < len(e.batch) && e.batch[b].kv == q.kv; b++ {
-			last = b
-		}
-		if last >= 0 && e.batch[last].logits {
-			m.emit(start, q, q.samp.sample(e.logitsRow(last)))
+		if q.last >= 0 && e.batch[q.last].logits {
+			m.emit(start, q, q.samp.sample(e.logitsRow(q.last)))
 		}
 		active = active || !q.done
 	}

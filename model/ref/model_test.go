@@ -297,3 +297,27 @@ func TestMemoryStats(t *testing.T) {
 		t.Errorf("memory %+v", ms)
 	}
 }
+
+// TestInferBatchLarge answers more requests than one forward pass takes,
+// with prompts longer than a pass, so that they take turns.
+func TestInferBatchLarge(t *testing.T) {
+	m := loadSmall(t)
+	ctx := context.Background()
+	reqs := make([]model.Request, maxBatch+9)
+	for i := range reqs {
+		reqs[i] = model.Request{Prompt: strings.Repeat("ab c", i%7*4) + itoa(i), MaxTokens: 2 + i%5}
+	}
+	batch, err := m.InferBatch(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, req := range reqs {
+		one, err := m.Infer(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := batch[i]; b.Text != one.Text || b.OutputTokens != one.OutputTokens || b.PromptTokens != one.PromptTokens {
+			t.Errorf("request %d: batched %q (%d/%d), alone %q (%d/%d)", i, b.Text, b.PromptTokens, b.OutputTokens, one.Text, one.PromptTokens, one.OutputTokens)
+		}
+	}
+}
