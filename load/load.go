@@ -55,6 +55,9 @@ type Options struct {
 	// OnRequest, when set, sees every measured request's record as soon
 	// as it finished, from many goroutines at once.
 	OnRequest func(*Record)
+	// Keep is how many samples per metric to keep exactly (default
+	// DefaultKeep); beyond it percentiles come from a histogram.
+	Keep int
 	// Progress, when set, is called with the number of finished measured
 	// requests (total is 0 when the run is bounded by time).
 	Progress func(done, total int)
@@ -120,6 +123,25 @@ type Report struct {
 	IgnoreEOS                  bool
 	Duration                   time.Duration // the requested duration, when the run was bounded by time
 	Interrupted                bool
+	// Keep is how many samples per metric the slices above hold (at most);
+	// every sample also goes into a histogram, which summarises a metric
+	// that has more.
+	Keep int
+	hist map[string]*histogram
+}
+
+// keep appends x to *xs while it holds fewer than Keep samples, and counts
+// it in the metric's histogram.
+func (r *Report) keep(name string, xs *[]float64, x float64) {
+	if len(*xs) < r.Keep {
+		*xs = append(*xs, x)
+	}
+	h := r.hist[name]
+	if h == nil {
+		h = &histogram{}
+		r.hist[name] = h
+	}
+	h.add(x)
 }
 
 // collector gathers records from many goroutines.
@@ -158,10 +180,10 @@ func (c *collector) add(r *Record) {
 	}
 	c.n++
 	if rep.Level.IsOpen() {
-		rep.Lag = append(rep.Lag, ms(r.Dispatched-r.Intended))
+		rep.keep("lag", &rep.Lag, ms(r.Dispatched-r.Intended))
 	}
 	if !r.Response.Start.IsZero() {
-		rep.Queue = append(rep.Queue, ms(max(0, r.Sent-r.Dispatched)))
+		rep.keep("queue", &rep.Queue, ms(max(0, r.Sent-r.Dispatched)))
 	}
 	if r.Err != nil {
 		rep.Failed++
@@ -169,13 +191,13 @@ func (c *collector) add(r *Record) {
 	} else {
 		m := r.Measures
 		rep.Completed++
-		rep.TTFT = append(rep.TTFT, ms(m.TTFT))
-		rep.E2E = append(rep.E2E, ms(m.E2E))
+		rep.keep("ttft", &rep.TTFT, ms(m.TTFT))
+		rep.keep("e2e", &rep.E2E, ms(m.E2E))
 		if m.HasTPOT {
-			rep.TPOT = append(rep.TPOT, ms(m.TPOT))
+			rep.keep("tpot", &rep.TPOT, ms(m.TPOT))
 		}
 		for _, g := range m.ITL {
-			rep.ITL = append(rep.ITL, ms(g))
+			rep.keep("itl", &rep.ITL, ms(g))
 		}
 		rep.OutputTokens += m.OutputTokens
 		rep.ServerTokens += r.Response.ServerOutputTokens
@@ -222,7 +244,11 @@ func Run(ctx context.Context, m model.Model, lvl Level, o Options) (*Report, err
 			ps.SetConcurrency(lvl.Concurrency)
 		}
 	}
-	rep := &Report{Level: lvl, Errors: errorCounts{}, SLO: o.SLO, Prompts: o.Prompts.Describe(), MaxTokens: o.MaxTokens, IgnoreEOS: o.IgnoreEOS, Duration: o.Duration}
+	keep := o.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	rep := &Report{Level: lvl, Errors: errorCounts{}, SLO: o.SLO, Prompts: o.Prompts.Describe(), MaxTokens: o.MaxTokens, IgnoreEOS: o.IgnoreEOS, Duration: o.Duration, Keep: keep, hist: map[string]*histogram{}}
 	if o.Warmup > 0 {
 		wc := 1
 		if !lvl.IsOpen() {

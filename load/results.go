@@ -47,7 +47,7 @@ func (r *Report) Metadata() map[string]any {
 		m["arrival"] = string(r.Level.Arrival)
 		m["latency_from"] = "intended send time"
 		if len(r.Lag) > 0 {
-			s := stats.Summarize(r.Lag)
+			s := r.Summary("lag")
 			m["sender_lag_p50_ms"] = s.P50
 			m["sender_lag_p99_ms"] = s.P99
 			m["sender_lag_max_ms"] = s.Max
@@ -64,7 +64,7 @@ func (r *Report) Metadata() map[string]any {
 		m["latency_from"] = "send time"
 	}
 	if len(r.Queue) > 0 {
-		s := stats.Summarize(r.Queue)
+		s := r.Summary("queue")
 		m["client_queue_p50_ms"] = s.P50
 		m["client_queue_p99_ms"] = s.P99
 	}
@@ -85,6 +85,20 @@ func rateValue(r float64) any {
 		return "inf"
 	}
 	return r
+}
+
+// Summary summarises a metric ("ttft", "itl", "tpot", "e2e", "lag" or
+// "queue"): from its samples while the report kept them all, else from its
+// histogram.
+func (r *Report) Summary(name string) stats.Summary {
+	xs := map[string][]float64{"ttft": r.TTFT, "itl": r.ITL, "tpot": r.TPOT, "e2e": r.E2E, "lag": r.Lag, "queue": r.Queue}[name]
+	h := r.hist[name]
+	if h == nil || h.n <= len(xs) {
+		return stats.Summarize(xs)
+	}
+	nan := math.NaN()
+	return stats.Summary{N: h.n, Mean: h.mean(), Stddev: h.stddev(), Min: h.min, Max: h.max,
+		P50: h.percentile(50), P90: h.percentile(90), P99: h.percentile(99), CILo: nan, CIHi: nan}
 }
 
 var definitions = map[string]string{"ttft": DefTTFT, "itl": DefITL, "tpot": DefTPOT, "e2e": DefE2E}
@@ -118,10 +132,14 @@ func (r *Report) Results(modelName string) []result.Result {
 		if fail == nil && len(xs) == 0 && (name == "itl" || name == "tpot") {
 			continue
 		}
-		s := stats.Summarize(xs)
+		s := r.Summary(name)
 		for _, st := range Statistics {
 			meta := copyMeta(base)
 			meta["definition"] = definitions[name]
+			if h := r.hist[name]; h != nil && h.n > len(xs) {
+				meta["percentile_method"] = HistogramMethod
+				meta["samples_kept"] = len(xs)
+			}
 			meta["statistic"] = st
 			meta["n"] = s.N
 			bn := name + "_" + st
