@@ -204,6 +204,9 @@ severity and p_value.`,
 						PValue: cp.P, Unit: s.key.unit, Before: cp.Before, After: cp.After, Fingerprint: s.fp})
 				}
 			}
+			if len(short) > 0 {
+				defer fmt.Fprintf(stderr, "piobench: note: %d series of one run skipped (%s)\n", len(short), strings.Join(short[:min(3, len(short))], ", "))
+			}
 			if asJSON {
 				if rows == nil {
 					rows = []changeRow{}
@@ -220,9 +223,6 @@ severity and p_value.`,
 						r.ChangePct, r.Severity, r.PValue, formatValue(r.Before), formatValue(r.After), r.Unit)
 				}
 				tw.Flush()
-			}
-			if len(short) > 0 {
-				fmt.Fprintf(stderr, "piobench: note: %d series of one run skipped (%s)\n", len(short), strings.Join(short[:min(3, len(short))], ", "))
 			}
 			return nil
 		},

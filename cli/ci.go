@@ -107,9 +107,6 @@ func runCI(ctx context.Context, c *cobra.Command, runCmd *cobra.Command, f *ciFl
 	if err := f.dirs.check(); err != nil {
 		return err
 	}
-	if f.noHistory && f.db != "" {
-		return usagef("--db and --no-history cannot be used together")
-	}
 	out := runCmd.Flags().Lookup("out").Value.String()
 	db := f.db
 	if db == "" {
@@ -121,7 +118,11 @@ func runCI(ctx context.Context, c *cobra.Command, runCmd *cobra.Command, f *ciFl
 	runFailed := false
 	if f.results != "" {
 		var changed []string
-		runCmd.Flags().Visit(func(fl *pflag.Flag) { changed = append(changed, "--"+fl.Name) })
+		runCmd.Flags().VisitAll(func(fl *pflag.Flag) {
+			if fl.Changed && fl.Name != "out" && fl.Name != "quiet" {
+				changed = append(changed, "--"+fl.Name)
+			}
+		})
 		if len(changed) > 0 {
 			return usagef("--results and run flags (%s) cannot be used together", strings.Join(changed, ", "))
 		}

@@ -152,6 +152,11 @@ func readInput(path string) ([]inputRun, error) {
 			origin = append(origin, fmt.Sprintf("%s: result %d", path, i+1))
 		}
 	case ext == ".csv" || bytes.HasPrefix(trimmed, []byte(strings.Join(result.CSVHeader, ","))):
+		first, _, _ := bytes.Cut(trimmed, []byte("\n"))
+		first = bytes.TrimSpace(bytes.TrimPrefix(first, []byte("\xef\xbb\xbf")))
+		if want := strings.Join(result.CSVHeader, ","); string(first) != want {
+			return nil, &result.SyntaxError{File: path, Line: 1, Msg: fmt.Sprintf("header is %q, want %q", first, want)}
+		}
 		run, err = result.DecodeCSV(bytes.NewReader(data), path)
 		if err != nil {
 			return nil, err

@@ -31,7 +31,7 @@ type Options struct {
 	// never a change.
 	MinRuns int
 	// MinBaseline is the fewest baseline runs worth a test (default 1).
-	// Below three runs the test is on samples alone and does not see how
+	// Below five runs the test is on samples alone and does not see how
 	// much whole runs vary; history detection asks for 8.
 	MinBaseline int
 	// MaxBaseline caps the earlier runs used as the baseline (default 30).
@@ -110,17 +110,24 @@ type Verdict struct {
 // the last is the new run) differ from the baseline (earlier runs, oldest
 // first).
 //
-// With three or more baseline runs the test works on run values: the
-// spread between runs is estimated robustly (median absolute deviation,
-// floored by each run's own standard error from its samples) and a window
-// of the w newest runs (w = 1 .. Window) is a change only when every run
-// in it lies on the same side of the baseline; its p-value is the product
-// of the runs' one-sided Student-t tail probabilities (the chance that w
-// independent runs all land that far out), doubled for two sides and
-// multiplied by the number of windows tried. One outlying run among
-// several therefore never makes a change. With one or two baseline runs,
-// the new run's samples are compared with the baseline's samples by a
-// Mann-Whitney U test (two proportions for 0/1 samples such as accuracy).
+// With five or more baseline runs the test works on run values. The
+// spread between runs is estimated robustly (1.4826 times the median
+// absolute deviation of the baseline's relative deviations from its
+// median), floored by the runs' own standard errors from their samples, and
+// widened for the uncertainty of the baseline median. Windows of the w
+// newest runs, w = MinRuns .. Window, are tested against the runs before
+// them: one run by its own deviation; two only when both lie on the same
+// side (the nearer one's tail probability squared); three or more by
+// their median deviation. Tail probabilities come from a Student t
+// distribution with the degrees of freedom a median absolute deviation is
+// worth (about 0.37(n-1)), so heavy tails and small baselines cost
+// significance rather than raise false alarms. The best window's p-value is
+// multiplied by the number of windows tried.
+//
+// With fewer baseline runs, the new run's samples are compared with the
+// baseline runs' samples by a Mann-Whitney U test (two proportions for 0/1
+// samples such as accuracy cases); this cannot see how much whole runs
+// vary, so history detection asks for MinBaseline 8.
 //
 // A change is reported when it is significant at Alpha and the new
 // level's median differs from the baseline's median by at least the
@@ -150,7 +157,7 @@ func Compare(baseline, recent []Obs, o Options) Verdict {
 	bvals := values(baseline)
 	c := median(bvals)
 	v.Baseline = c
-	if len(baseline) < 3 {
+	if len(baseline) < sampleTestBelow {
 		return compareSamples(v, baseline, recent[len(recent)-1], o)
 	}
 	if c == 0 {
@@ -254,6 +261,10 @@ func windowP(devs []float64, s float64, td mstats.TDist) float64 {
 	m := median(devs)
 	return 2 * tail(math.Abs(m)/(s*math.Sqrt(math.Pi/(2*float64(len(devs))))))
 }
+
+// sampleTestBelow: with fewer baseline runs than this, the spread between
+// runs cannot be estimated usefully and the samples decide.
+const sampleTestBelow = 5
 
 // decide sets Significant, Status and Severity from an (adjusted) p-value.
 func (v Verdict) decide(o Options, p float64) Verdict {
