@@ -218,6 +218,7 @@ func TestPeakRSS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and loads the 15m preset in a child process")
 	}
+	t.Setenv("PIOBENCH_CACHE_DIR", t.TempDir())
 	if r := peakRSSRatio(t, "15m"); r > 1.3 {
 		t.Errorf("peak RSS is %.2f× the weight bytes, want <= 1.3", r)
 	} else {

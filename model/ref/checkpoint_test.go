@@ -43,8 +43,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if shared != (&w.WCls[0] == &w.TokenEmbedding[0]) {
 			t.Errorf("shared %v, but classifier and embedding alias: %v", shared, !shared)
 		}
-		if got, want := w.Bytes(), 4*tinyShape.Params(shared); got != want {
-			t.Errorf("Bytes %d, want %d", got, want)
+		if got, want := w.bytes(), 4*tinyShape.Params(shared); got != want {
+			t.Errorf("bytes %d, want %d", got, want)
 		}
 		if w.HugeBytes < 0 || w.HugeBytes > int64(len(w.data)) {
 			t.Errorf("HugeBytes %d of a %d-byte mapping", w.HugeBytes, len(w.data))

@@ -34,7 +34,7 @@ const maxBatch = 32
 // once, so a forward pass allocates nothing. An engine is not safe for
 // concurrent use.
 type engine struct {
-	w    *Weights
+	w    *weights
 	s    Shape
 	pool *pool
 
@@ -65,7 +65,7 @@ type matOp struct {
 	out  []float32 // [n][rows]
 }
 
-func newEngine(w *Weights, threads int) *engine {
+func newEngine(w *weights, threads int) *engine {
 	s := w.Shape
 	d, kv, h := s.Dim, s.KVDim(), s.HiddenDim
 	buf := func(width int) []float32 { return make([]float32, maxBatch*width) }

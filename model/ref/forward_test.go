@@ -227,7 +227,7 @@ func TestForwardMatchesNaive(t *testing.T) {
 // scaleWeights multiplies the matrices (not the norms) of a mapped
 // checkpoint's copy by k. The mapping is read-only, so the slices are
 // replaced by scaled copies.
-func scaleWeights(w *Weights, k float32) {
+func scaleWeights(w *weights, k float32) {
 	sc := func(v []float32) []float32 {
 		o := make([]float32, len(v))
 		for i := range v {

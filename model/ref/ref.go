@@ -4,9 +4,16 @@
 //
 // The forward pass follows llama2.c's run.c: RMSNorm, rotary embeddings,
 // multi-head or grouped-query attention with a key-value cache, a SwiGLU
-// feed-forward layer and a classifier. Matrix-vector products run on a pool
-// of goroutines, one per GOMAXPROCS, with AVX2+FMA kernels where the CPU has
-// them; batches of sequences share every read of the weights.
+// feed-forward layer and a classifier.
+//
+// Decoding one token is bound by reading the weights from memory, so the
+// checkpoint is mapped (not copied), with huge pages where the kernel and
+// file system allow, and the matrix-vector products are split over a pool
+// of goroutines, one per GOMAXPROCS, that lives from Load to Close, with
+// AVX2+FMA (and AVX-512) kernels where the CPU has them and portable Go
+// elsewhere. Batches of sequences, and the positions of a prompt, go
+// through the model together, so each step reads every weight once for all
+// of them.
 package ref
 
 import (
@@ -63,7 +70,7 @@ type Model struct {
 
 	// step serializes forward passes and guards the fields below it.
 	step   sync.Mutex
-	w      *Weights
+	w      *weights
 	tok    *Tokenizer
 	eng    *engine
 	loaded bool

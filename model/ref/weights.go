@@ -13,10 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Weights are the parameters of a model, viewed in place in a memory-mapped
+// weights are the parameters of a model, viewed in place in a memory-mapped
 // llama2.c checkpoint. Per-layer matrices are stored one layer after
 // another; a matrix of r rows and c columns is row-major.
-type Weights struct {
+type weights struct {
 	Shape  Shape
 	Shared bool // the classifier is the token embedding
 
@@ -42,7 +42,7 @@ type Weights struct {
 
 // mapCheckpoint maps the llama2.c checkpoint at path read-only, reads every
 // page of it into memory and returns views of its weights.
-func mapCheckpoint(path string) (*Weights, error) {
+func mapCheckpoint(path string) (*weights, error) {
 	base := filepath.Base(path)
 	f, err := os.Open(path)
 	if err != nil {
@@ -79,7 +79,7 @@ func mapCheckpoint(path string) (*Weights, error) {
 	}
 
 	all := unsafe.Slice((*float32)(unsafe.Pointer(&data[headerBytes])), (len(data)-headerBytes)/4)
-	w := &Weights{Shape: s, Shared: shared, data: data, HugeBytes: pmdMapped(data)}
+	w := &weights{Shape: s, Shared: shared, data: data, HugeBytes: pmdMapped(data)}
 	take := func(n int) []float32 {
 		v := all[:n:n]
 		all = all[n:]
@@ -152,16 +152,16 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 // touchSink keeps the page-touching loop from being optimized away.
 var touchSink byte
 
-// Bytes returns the size of the weights in bytes.
-func (w *Weights) Bytes() int64 { return 4 * w.Shape.Params(w.Shared) }
+// bytes returns the size of the weights in bytes.
+func (w *weights) bytes() int64 { return 4 * w.Shape.Params(w.Shared) }
 
 // unmap releases the mapping. The weight slices must not be used after.
-func (w *Weights) unmap() error {
+func (w *weights) unmap() error {
 	if w.data == nil {
 		return nil
 	}
 	err := unix.MunmapPtr(unsafe.Pointer(&w.data[0]), uintptr(len(w.data)))
-	*w = Weights{Shape: w.Shape, Shared: w.Shared}
+	*w = weights{Shape: w.Shape, Shared: w.Shared}
 	return err
 }
 
