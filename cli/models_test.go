@@ -603,3 +603,64 @@ func TestTestCommand(t *testing.T) {
 		t.Errorf("no tests: exit %d %s", code, stdout)
 	}
 }
+
+// TestResumeModelFolders interrupts a model-folder run part way and
+// finishes it with --resume: every benchmark of the folders ends up in the
+// final files exactly once.
+func TestResumeModelFolders(t *testing.T) {
+	t.Setenv("PIOBENCH_TEST_API_KEY", testKey)
+	base := modelsTree(t, map[string]string{"gamma/model.yaml": ""})
+	models := filepath.Join(base, "models")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	cfg := echoConfig(t)
+	drivers := model.NewRegistry()
+	echo, _ := cfg.Models.Lookup("echo")
+	open := echo.Open
+	echo.Open = func(c model.Config) (model.Model, error) {
+		m, err := open(c)
+		if err != nil {
+			return nil, err
+		}
+		return &interrupting{Model: m, calls: &calls, after: 6, cancel: cancel}, nil
+	}
+	drivers.Register(echo)
+	cfg.Models = drivers
+	out := t.TempDir()
+	var stdout, stderr strings.Builder
+	code := MainWith(ctx, []string{"run", "-q", "--dir", models, "--out", out}, &stdout, &stderr, cfg)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	first, _ := readRun(t, out)
+	if n := len(first.Results); n == 0 || n >= 5 {
+		t.Fatalf("%d results before the interrupt", n)
+	}
+	calls = -1 << 30 // no more interrupts
+	code, so, se := runMain(t, cfg, "run", "--resume", first.RunID, "--out", out)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, so, se)
+	}
+	final, _ := readRun(t, out)
+	want := map[string][]string{"alpha": {"accuracy", "batch_processing_2", "inference_speed", "inference_speed_long"}, "beta": {"loading_time"}}
+	if got := resultNames(final); final.RunID != first.RunID || !reflect.DeepEqual(got, want) {
+		t.Errorf("resumed run %s has %v, want %s with %v", final.RunID, got, first.RunID, want)
+	}
+}
+
+// interrupting cancels the run after a number of inferences.
+type interrupting struct {
+	model.Model
+	calls  *int
+	after  int
+	cancel context.CancelFunc
+}
+
+func (m *interrupting) Infer(ctx context.Context, req model.Request) (model.Response, error) {
+	*m.calls++
+	if *m.calls == m.after {
+		m.cancel()
+	}
+	return m.Model.Infer(ctx, req)
+}
