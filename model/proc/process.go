@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,25 +20,29 @@ import (
 // maxLine bounds one line of plugin output (a batch of long answers fits).
 const maxLine = 64 << 20
 
-// A process is one running plugin: its pipes, the goroutines that read
-// them, and the state of the conversation.
+// A process is one running plugin: its pipes and the state of the
+// conversation. Calls read and write the pipes on the calling goroutine
+// (no hand-off between goroutines on the way), with deadlines for
+// timeouts, cancellation and the plugin's exit.
 type process struct {
 	name string // the plugin's name, for errors
 	cmd  *exec.Cmd
 	pid  int
 
 	stdinMu sync.Mutex
-	stdin   io.WriteCloser
+	stdin   *os.File
 
-	msgs    chan Message // from the stdout reader; closed when stdout ends
-	readErr error        // why the reader stopped; read after msgs is closed
+	stdout  *os.File
+	br      *bufio.Reader
+	partial []byte // a line read in part when a deadline passed
+	lineNo  int
+	readErr error // set once stdout is unusable (protocol error, EOF)
 
 	exited  chan struct{} // closed once the process has been waited for
 	waitErr error         // the exit status; read after exited is closed
 
 	log     *stderrLog
 	nextID  int64
-	killed  bool // we killed it: its exit is not the plugin's fault
 	stopped sync.Once
 }
 
@@ -120,22 +125,30 @@ func spawn(name string, o spawnOptions) (*process, error) {
 		cmd.Env = append(cmd.Env, "PYTHONPATH="+joinPath(dir, lookupEnv(cmd.Env, "PYTHONPATH")))
 	}
 	setProcessGroup(cmd)
-	stdin, err := cmd.StdinPipe()
+	// Pipes of our own (rather than exec's), so that reads and writes can
+	// have deadlines.
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		log.close()
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		inW.Close()
 		log.close()
 		return nil, err
 	}
+	cmd.Stdin, cmd.Stdout = inR, outW
 	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		log.close()
-		return nil, err
+	if err == nil {
+		err = cmd.Start()
 	}
-	if err := cmd.Start(); err != nil {
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
 		log.close()
 		return nil, err
 	}
@@ -143,21 +156,24 @@ func spawn(name string, o spawnOptions) (*process, error) {
 		name:   name,
 		cmd:    cmd,
 		pid:    cmd.Process.Pid,
-		stdin:  stdin,
-		msgs:   make(chan Message, 256),
+		stdin:  inW,
+		stdout: outR,
+		br:     bufio.NewReaderSize(outR, 64<<10),
 		exited: make(chan struct{}),
 		log:    log,
 	}
-	var pipes sync.WaitGroup
-	pipes.Add(2)
-	go func() { defer pipes.Done(); p.log.copy(stderr) }()
-	go func() { defer pipes.Done(); p.readStdout(stdout) }()
+	stderrDone := make(chan struct{})
+	go func() { p.log.copy(stderr); close(stderrDone) }()
 	go func() {
-		// Wait closes the pipes, so the readers must be done first.
-		pipes.Wait()
-		p.waitErr = cmd.Wait()
+		err := cmd.Wait()
+		// Wait has closed stderr's pipe; let the copy take what was in it.
+		<-stderrDone
+		p.waitErr = err
 		p.log.close()
 		close(p.exited)
+		// A process that outlives the plugin may hold its stdout open: do
+		// not let a read wait for it for long.
+		p.stdout.SetReadDeadline(time.Now().Add(time.Second))
 	}()
 	return p, nil
 }
@@ -179,57 +195,62 @@ func joinPath(dir, rest string) string {
 	return dir + string(os.PathListSeparator) + rest
 }
 
-// readStdout parses the plugin's stdout, stamping each line as it
-// arrives. At the first line that breaks the protocol it stops reading
-// (and the caller ends the plugin).
-func (p *process) readStdout(r io.Reader) {
-	closeMsgs := sync.OnceFunc(func() { close(p.msgs) })
-	defer closeMsgs()
-	br := bufio.NewReaderSize(r, 64<<10)
-	lineNo := 0
+// next reads and parses the plugin's next line, stamping it on arrival.
+// Errors: ErrProtocol for a line that breaks the protocol, io.EOF when
+// stdout ends, os.ErrDeadlineExceeded when the read deadline passes.
+func (p *process) next() (Message, error) {
+	if p.readErr != nil {
+		return Message{}, p.readErr
+	}
 	for {
-		line, err := readLine(br)
+		line, err := p.readLine()
 		at := time.Now()
-		if len(line) > 0 {
-			lineNo++
+		if len(bytes.TrimSpace(line)) > 0 && (err == nil || errors.Is(err, io.EOF)) {
+			p.lineNo++
 			m, perr := ParseMessage(line)
 			if perr != nil {
-				p.readErr = fmt.Errorf("%w: stdout line %d: %v", ErrProtocol, lineNo, perr)
-				closeMsgs()
-				// Keep the pipe drained until the plugin is ended.
-				io.Copy(io.Discard, r)
-				return
+				p.readErr = fmt.Errorf("%w: stdout line %d: %v", ErrProtocol, p.lineNo, perr)
+				return Message{}, p.readErr
 			}
 			m.At = at
-			p.msgs <- m
+			return m, nil
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
+			if errors.Is(err, ErrProtocol) || errors.Is(err, io.EOF) {
 				p.readErr = err
 			}
-			return
+			return Message{}, err
 		}
 	}
 }
 
 // readLine reads one line of at most maxLine bytes, without its newline.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
+// What was read of a line when a deadline passes is kept for the next
+// read, so nothing is lost.
+func (p *process) readLine() ([]byte, error) {
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > maxLine {
+		chunk, err := p.br.ReadSlice('\n')
+		if len(p.partial)+len(chunk) > maxLine {
 			return nil, fmt.Errorf("%w: a line longer than %d bytes", ErrProtocol, maxLine)
 		}
 		if err == nil {
-			if buf == nil {
+			if len(p.partial) == 0 {
 				return chunk[:len(chunk)-1], nil
 			}
-			return append(buf, chunk[:len(chunk)-1]...), nil
+			line := append(p.partial, chunk[:len(chunk)-1]...)
+			p.partial = nil
+			return line, nil
 		}
-		buf = append(buf, chunk...)
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return buf, err
+		p.partial = append(p.partial, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
 		}
+		if errors.Is(err, io.EOF) {
+			line := p.partial
+			p.partial = nil
+			return line, err
+		}
+		return nil, err
 	}
 }
 
@@ -241,30 +262,22 @@ func (p *process) send(id int64, method string, params any, deadline time.Durati
 		return err
 	}
 	b = append(b, '\n')
-	done := make(chan error, 1)
-	go func() {
-		p.stdinMu.Lock()
-		defer p.stdinMu.Unlock()
-		_, err := p.stdin.Write(b)
-		done <- err
-	}()
-	t := time.NewTimer(deadline)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("%w: writing to its stdin: %v", ErrExited, err)
+	p.stdinMu.Lock()
+	defer p.stdinMu.Unlock()
+	p.stdin.SetWriteDeadline(time.Now().Add(deadline))
+	if _, err := p.stdin.Write(b); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w: its stdin stayed full for %v (it is not reading)", ErrTimeout, deadline)
 		}
-		return nil
-	case <-t.C:
-		return fmt.Errorf("%w: its stdin stayed full for %v (it is not reading)", ErrTimeout, deadline)
+		return fmt.Errorf("%w: writing to its stdin: %v", ErrExited, err)
 	}
+	return nil
 }
 
-// exitError describes why the plugin's stdout ended: its exit status, or
-// the protocol error that made piobench stop it.
+// exitError describes why the plugin's stdout ended: the protocol error
+// that made piobench stop it, or its exit status.
 func (p *process) exitError() error {
-	if p.readErr != nil {
+	if p.readErr != nil && errors.Is(p.readErr, ErrProtocol) {
 		return p.readErr
 	}
 	select {
@@ -311,9 +324,13 @@ func (p *process) stepError(step string, err error) error {
 // kill ends the plugin's whole process group at once.
 func (p *process) kill() {
 	p.stopped.Do(func() {
-		p.killed = true
 		killGroup(p.pid)
+		p.stdinMu.Lock()
 		p.stdin.Close()
+		p.stdinMu.Unlock()
+		// A read in progress (or a process left holding stdout) must not
+		// keep anyone waiting.
+		p.stdout.SetReadDeadline(time.Now())
 	})
 }
 
@@ -329,75 +346,90 @@ func (p *process) call(ctx context.Context, method string, params any, timeout t
 	if err := ctx.Err(); err != nil {
 		return nil, time.Time{}, err
 	}
+	select {
+	case <-p.exited:
+		return nil, time.Time{}, p.exitError()
+	default:
+	}
 	if err := p.send(id, method, params, min(timeout, 30*time.Second)); err != nil {
 		if errors.Is(err, ErrTimeout) {
 			p.kill()
 		}
 		return nil, time.Time{}, err
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
+	deadline := time.Now().Add(timeout)
+	p.stdout.SetReadDeadline(deadline)
+	// Cancellation interrupts a read in progress by moving the deadline
+	// (a late move is undone below: the deadline is put back).
+	stopWatch := context.AfterFunc(ctx, func() { p.stdout.SetReadDeadline(time.Now()) })
+	defer stopWatch()
 	var stopErr error // set once the call is being stopped early
 	for {
-		select {
-		case m, ok := <-p.msgs:
-			if !ok {
+		m, err := p.next()
+		if err != nil {
+			if errors.Is(err, ErrProtocol) {
+				return nil, time.Time{}, err
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				return nil, time.Time{}, p.exitError()
 			}
-			if m.ID != id {
-				continue // the tail of an earlier, abandoned call
+			select {
+			case <-p.exited:
+				return nil, time.Time{}, p.exitError()
+			default:
 			}
-			if !m.final() {
-				if stopErr != nil || onEvent == nil {
-					continue
-				}
-				if err := onEvent(m); err != nil {
-					stopErr = err
-					p.stopCall(id, canCancel, timer, 30*time.Second)
-				}
+			if ctx.Err() != nil && stopErr == nil {
+				// Cancelled: ask the plugin to stop, and give it grace.
+				stopWatch()
+				stopErr = ctx.Err()
+				deadline = p.stopCall(id, canCancel, 5*time.Second)
 				continue
 			}
-			if stopErr != nil {
-				return nil, m.At, stopErr
-			}
-			if m.Error != nil {
-				return nil, m.At, &PluginError{*m.Error}
-			}
-			return m.Result, m.At, nil
-		case <-timer.C:
-			if stopErr != nil {
-				// It did not stop when asked.
-				p.kill()
-				return nil, time.Time{}, stopErr
+			if time.Now().Before(deadline) {
+				// The deadline was moved and put back; read on.
+				p.stdout.SetReadDeadline(deadline)
+				continue
 			}
 			p.kill()
-			return nil, time.Time{}, fmt.Errorf("%w: %s did not answer within %v", ErrTimeout, method, timeout)
-		case <-ctx.Done():
 			if stopErr != nil {
-				p.kill()
-				return nil, time.Time{}, stopErr
+				return nil, time.Time{}, stopErr // it did not stop when asked
 			}
-			stopErr = ctx.Err()
-			p.stopCall(id, canCancel, timer, 5*time.Second)
-			ctx = context.Background()
+			return nil, time.Time{}, fmt.Errorf("%w: %s did not answer within %v", ErrTimeout, method, timeout)
 		}
+		if m.ID != id {
+			continue // the tail of an earlier, abandoned call
+		}
+		if !m.final() {
+			if stopErr != nil || onEvent == nil {
+				continue
+			}
+			if err := onEvent(m); err != nil {
+				stopErr = err
+				deadline = p.stopCall(id, canCancel, 30*time.Second)
+			}
+			continue
+		}
+		if stopErr != nil {
+			return nil, m.At, stopErr
+		}
+		if m.Error != nil {
+			return nil, m.At, &PluginError{*m.Error}
+		}
+		return m.Result, m.At, nil
 	}
 }
 
-// stopCall asks the plugin to cancel call id and gives it grace to finish,
-// so that the next call starts on a quiet plugin.
-func (p *process) stopCall(id int64, canCancel bool, timer *time.Timer, grace time.Duration) {
+// stopCall asks the plugin to cancel call id and gives it grace to finish
+// (the caller reads on until the final message), so that the next call
+// starts on a quiet plugin. It returns the new deadline.
+func (p *process) stopCall(id int64, canCancel bool, grace time.Duration) time.Time {
 	if canCancel {
 		p.nextID++
 		p.send(p.nextID, "cancel", map[string]int64{"id": id}, time.Second)
 	}
-	if !timer.Stop() {
-		select {
-		case <-timer.C:
-		default:
-		}
-	}
-	timer.Reset(grace)
+	d := time.Now().Add(grace)
+	p.stdout.SetReadDeadline(d)
+	return d
 }
 
 // stderrLog copies a plugin's stderr to a file and keeps its last lines.

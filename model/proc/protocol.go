@@ -69,13 +69,12 @@ func ParseMessage(line []byte) (Message, error) {
 		Event  *string         `json:"event"`
 		Data   json.RawMessage `json:"data"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
+	if err := json.Unmarshal(line, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
+			return Message{}, fmt.Errorf("more than one JSON value on a line: %s", quote(line))
+		}
 		return Message{}, fmt.Errorf("not valid JSON (%v): %s", err, quote(line))
-	}
-	if dec.More() {
-		return Message{}, fmt.Errorf("more than one JSON value on a line: %s", quote(line))
 	}
 	if raw.ID == nil {
 		return Message{}, fmt.Errorf("message without an id: %s", quote(line))

@@ -45,14 +45,13 @@ stdout goes to stderr, so it cannot break the protocol; stderr is kept in a
 log by piobench.
 """
 
+import collections
 import gc
 import inspect
 import json
 import os
-import queue
+import select
 import sys
-import threading
-import time
 import traceback
 
 PROTOCOL_VERSION = 1
@@ -68,19 +67,17 @@ class _Channel:
     """The protocol's output, on the process's original stdout."""
 
     def __init__(self):
-        fd = os.dup(1)
+        self._fd = os.dup(1)
         # From now on fd 1 (print, C libraries) goes to stderr.
         os.dup2(2, 1)
         sys.stdout = sys.stderr
-        self._out = os.fdopen(fd, "w", encoding="utf-8", buffering=1 << 16)
-        self._lock = threading.Lock()
+        self._dumps = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
     def send(self, msg):
-        line = json.dumps(msg, separators=(",", ":"), default=_json_default)
-        with self._lock:
-            self._out.write(line)
-            self._out.write("\n")
-            self._out.flush()
+        data = (self._dumps(msg) + "\n").encode("utf-8")
+        while data:
+            n = os.write(self._fd, data)
+            data = data[n:]
 
     def result(self, mid, result):
         self.send({"id": mid, "result": result if result is not None else {}})
@@ -96,6 +93,44 @@ class _Channel:
         })
 
 
+class _Input:
+    """Request lines from stdin, read without blocking when asked, so that
+    a streaming call can look for a cancel between tokens."""
+
+    def __init__(self):
+        self._buf = b""
+        self.eof = False
+
+    def _fill(self, block):
+        if not block:
+            try:
+                ready, _, _ = select.select([0], [], [], 0)
+            except (OSError, ValueError):
+                return False
+            if not ready:
+                return False
+        data = os.read(0, 1 << 16)
+        if not data:
+            self.eof = True
+            return False
+        self._buf += data
+        return True
+
+    def line(self, block=True):
+        """The next line, or None: at the end of input, or when block is
+        false and no whole line has arrived."""
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                line, self._buf = self._buf[:i], self._buf[i + 1:]
+                return line
+            if self.eof:
+                line, self._buf = self._buf, b""
+                return line or None
+            if not self._fill(block) and not self.eof:
+                return None
+
+
 def _json_default(v):
     for attr in ("item", "tolist"):
         if hasattr(v, attr):
@@ -103,18 +138,27 @@ def _json_default(v):
     return str(v)
 
 
+_SIGS = {}
+
+
 def _accepted(fn, params):
     """The part of params that fn accepts (all of it if fn takes **kwargs)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
+    key = getattr(fn, "__func__", fn)
+    names = _SIGS.get(key, False)
+    if names is False:
+        names = set()
+        try:
+            for p in inspect.signature(fn).parameters.values():
+                if p.kind == p.VAR_KEYWORD:
+                    names = None
+                    break
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                    names.add(p.name)
+        except (TypeError, ValueError):
+            names = None
+        _SIGS[key] = names
+    if names is None:
         return dict(params)
-    names = set()
-    for p in sig.parameters.values():
-        if p.kind == p.VAR_KEYWORD:
-            return dict(params)
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            names.add(p.name)
     return {k: v for k, v in params.items() if k in names}
 
 
@@ -126,38 +170,48 @@ class _Server:
         self.model = model
         self.name = name or getattr(model, "name", None) or type(model).__name__
         self.chan = _Channel()
-        self.requests = queue.Queue()
+        self.input = _Input()
+        self.pending = collections.deque()  # requests that came during a stream
         self.cancelled = set()
-        self.cancel_lock = threading.Lock()
         self.loaded = False
 
-    # The reader thread answers cancel at once, so that a streaming call
-    # can see it between tokens; everything else waits its turn.
-    def _read(self):
-        for line in sys.stdin:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                req = json.loads(line)
-            except ValueError as e:
-                print("piobench_plugin: ignoring a request that is not JSON: %s" % e, file=sys.stderr)
-                continue
-            if req.get("method") == "cancel":
-                target = (req.get("params") or {}).get("id")
-                with self.cancel_lock:
-                    self.cancelled.add(target)
-                self.chan.result(req.get("id"), {})
-                continue
-            self.requests.put(req)
-        self.requests.put(None)
+    def _take(self, line):
+        """Parse a request line; cancels are answered here and now."""
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            req = json.loads(line)
+        except ValueError as e:
+            print("piobench_plugin: ignoring a request that is not JSON: %s" % e, file=sys.stderr)
+            return None
+        if req.get("method") == "cancel":
+            self.cancelled.add((req.get("params") or {}).get("id"))
+            self.chan.result(req.get("id"), {})
+            return None
+        return req
+
+    def _poll(self):
+        """Read what has arrived without waiting (between tokens)."""
+        while True:
+            line = self.input.line(block=False)
+            if line is None:
+                return
+            req = self._take(line)
+            if req is not None:
+                self.pending.append(req)
 
     def run(self):
-        threading.Thread(target=self._read, name="piobench-stdin", daemon=True).start()
         while True:
-            req = self.requests.get()
-            if req is None:
-                return  # stdin closed: piobench has gone
+            if self.pending:
+                req = self.pending.popleft()
+            else:
+                line = self.input.line()
+                if line is None:
+                    return  # stdin closed: piobench has gone
+                req = self._take(line)
+                if req is None:
+                    continue
             mid = req.get("id")
             method = req.get("method")
             params = req.get("params") or {}
@@ -167,21 +221,18 @@ class _Server:
                 continue
             try:
                 result = handler(mid, params)
-            except BaseException as e:  # noqa: BLE001 - every failure is reported
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
+            except Exception as e:  # noqa: BLE001 - every failure is reported
                 self.chan.error(mid, e)
                 continue
             finally:
-                with self.cancel_lock:
-                    self.cancelled.discard(mid)
+                self.cancelled.discard(mid)
             self.chan.result(mid, result)
             if method == "shutdown":
                 return
 
     def _is_cancelled(self, mid):
-        with self.cancel_lock:
-            return mid in self.cancelled
+        self._poll()
+        return mid in self.cancelled
 
     def _do_handshake(self, mid, params):
         caps = ["unload", "stats", "cancel"]

@@ -30,19 +30,31 @@ type inferParams struct {
 }
 
 var (
-	mode  = flag.String("mode", "", "misbehaviour: wrong-protocol, silent, garbage, crash-load, crash-stream, leak, negative, hang-infer, load-error, no-stream")
+	mode  = flag.String("mode", "", "misbehaviour: wrong-protocol, silent, garbage, crash-load, crash-stream, leak, negative, hang-infer, load-error, no-stream, noop, echo")
 	delay = flag.Duration("load-delay", 0, "time load takes")
 	out   = bufio.NewWriter(os.Stdout)
 )
 
 func send(v any) {
-	b, _ := json.Marshal(v)
+	b, _ := json.Marshal(v) // one write a message
 	out.Write(b)
 	out.WriteByte('\n')
 	out.Flush()
 }
 
-func result(id int64, r any) { send(map[string]any{"id": id, "result": r}) }
+type response struct {
+	ID     int64 `json:"id"`
+	Result any   `json:"result"`
+}
+
+type inferResult struct {
+	Text         string `json:"text"`
+	PromptTokens int    `json:"prompt_tokens"`
+	OutputTokens int    `json:"output_tokens"`
+	FinishReason string `json:"finish_reason,omitempty"`
+}
+
+func result(id int64, r any) { send(response{id, r}) }
 
 func words(p inferParams) []string {
 	n := p.MaxTokens
@@ -62,6 +74,18 @@ func words(p inferParams) []string {
 
 func main() {
 	flag.Parse()
+	if *mode == "echo" {
+		// Not a plugin: copies each line back, for the cost of the pipes
+		// alone.
+		r := bufio.NewReader(os.Stdin)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			os.Stdout.Write(line)
+		}
+	}
 	var leaked *exec.Cmd
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
@@ -82,7 +106,7 @@ func main() {
 				proto = 99
 			}
 			caps := []string{"stream", "batch", "stats", "unload", "cancel"}
-			if *mode == "no-stream" {
+			if *mode == "no-stream" || *mode == "noop" {
 				caps = []string{"stats", "unload"}
 			}
 			result(req.ID, map[string]any{"protocol": proto, "name": "goplugin", "capabilities": caps,
@@ -107,6 +131,11 @@ func main() {
 			time.Sleep(*delay)
 			result(req.ID, map[string]any{})
 		case "infer":
+			if *mode == "noop" {
+				// Answers at once: the protocol's own cost.
+				result(req.ID, inferResult{Text: "x", PromptTokens: 1, OutputTokens: 1})
+				continue
+			}
 			var p inferParams
 			json.Unmarshal(req.Params, &p)
 			if *mode == "hang-infer" {
@@ -135,7 +164,7 @@ func main() {
 			if *mode == "negative" {
 				n = -1
 			}
-			result(req.ID, map[string]any{"text": strings.Join(w, " "), "prompt_tokens": len(strings.Fields(p.Prompt)), "output_tokens": n, "finish_reason": "length"})
+			result(req.ID, inferResult{Text: strings.Join(w, " "), PromptTokens: len(strings.Fields(p.Prompt)), OutputTokens: n, FinishReason: "length"})
 		case "infer_batch":
 			var b struct {
 				Requests []inferParams `json:"requests"`
@@ -153,10 +182,7 @@ func main() {
 			result(req.ID, map[string]any{})
 		case "shutdown":
 			result(req.ID, map[string]any{})
-			if *mode != "leak" {
-				return
-			}
-			return // the helper process stays behind
+			return // in leak mode, the helper process stays behind
 		default:
 			send(map[string]any{"id": req.ID, "error": map[string]any{"message": "unknown method " + req.Method}})
 		}
