@@ -145,6 +145,7 @@ type Model struct {
 	opts    Options
 	base    *url.URL // with /v1
 	display string   // base URL without user info, for messages
+	urls    map[string]string
 	key     secret
 
 	mu     sync.RWMutex
@@ -207,7 +208,12 @@ func New(o Options) (*Model, error) {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 64 << 20
 	}
-	m := &Model{opts: o, base: u, display: u.Redacted()}
+	m := &Model{opts: o, base: u, display: u.Redacted(), urls: map[string]string{}}
+	for _, p := range []string{"/models", complPath, chatPath} {
+		v := *u
+		v.Path += p
+		m.urls[p] = v.String()
+	}
 	if o.APIKeyEnv != "" {
 		v, ok := os.LookupEnv(o.APIKeyEnv)
 		if !ok || v == "" {
@@ -242,8 +248,8 @@ func newClient(conns int) (*http.Client, *http.Transport) {
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true, // compression would hold back streamed chunks
 		ForceAttemptHTTP2:     true,
-		ReadBufferSize:        32 << 10,
-		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+		WriteBufferSize:       4 << 10,
 	}
 	return &http.Client{Transport: tr}, tr
 }
@@ -323,13 +329,11 @@ func (m *Model) httpClient() (*http.Client, error) {
 }
 
 func (m *Model) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
-	u := *m.base
-	u.Path += path
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	req, err := http.NewRequestWithContext(ctx, method, m.urls[path], r)
 	if err != nil {
 		return nil, err
 	}
