@@ -101,7 +101,18 @@ func (d *decoder) parse(data []byte) *yaml.Node {
 	}
 	// goccy's parser reports syntax errors with a column; yaml.v3 gives
 	// the tree with positions on every node.
-	if _, err := goccyparser.ParseBytes(data, 0); err != nil {
+	f, err := goccyparser.ParseBytes(data, 0)
+	if err == nil && f != nil && len(f.Docs) > 1 {
+		line := 0
+		if tk := f.Docs[1].Start; tk != nil {
+			line = tk.Position.Line
+		} else if tk := f.Docs[1].GetToken(); tk != nil {
+			line = tk.Position.Line
+		}
+		*d.errs = append(*d.errs, &Error{Pos: Pos{File: d.file, Line: line}, Msg: "more than one YAML document (a file holds one)"})
+		return nil
+	}
+	if err != nil {
 		var ye goccy.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
 			tk := ye.GetToken()
