@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/inference-pio/piobench/bench"
 	"github.com/inference-pio/piobench/eval"
 	"github.com/inference-pio/piobench/model"
 )
@@ -112,7 +113,7 @@ func TestAccuracyEndToEnd(t *testing.T) {
 	if mult["accuracy"] != 0.0 || mult["n"] != float64(60-right) {
 		t.Errorf("multiplication tag %v", mult)
 	}
-	if md["mode"] != "sequential" || md["temperature"] != 0.0 || md["seed"] != 1.0 {
+	if md["mode"] != "sequential" || md["temperature"] != 0.0 || md["seed"] != 0.0 {
 		t.Errorf("mode %v temperature %v seed %v", md["mode"], md["temperature"], md["seed"])
 	}
 	lines := readCases(t, saved)
@@ -381,5 +382,43 @@ func TestAccuracyBadInput(t *testing.T) {
 				t.Errorf("the model was asked %d questions despite the error", len(calc.reqs))
 			}
 		})
+	}
+}
+
+// TestAccuracyFlagsKeepBenchmarkSettings: settings a benchmark comes with
+// (from a model folder's parameters, say) stay unless a flag is given.
+func TestAccuracyFlagsKeepBenchmarkSettings(t *testing.T) {
+	benchmarks := bench.NewRegistry()
+	if err := benchmarks.Register(func() bench.Benchmark {
+		a := bench.NewAccuracy()
+		a.Eval.Seed, a.Eval.Concurrency, a.Eval.System = 5, 2, "Be brief."
+		return a
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags      []string
+		seed, conc float64
+		system     string
+	}{
+		{nil, 5, 2, "Be brief."},
+		{[]string{"--seed", "9", "--concurrency", "3", "--system-prompt", "Think."}, 9, 3, "Think."},
+	} {
+		calc := &calculator{}
+		cfg := testConfig(t, func() model.Model { return serving{calc} })
+		cfg.Benchmarks = benchmarks
+		out := t.TempDir()
+		args := append([]string{"run", "--model", "test:m", "--benchmark", "accuracy", "--out", out}, tc.flags...)
+		if code, stdout, stderr := runMain(t, cfg, args...); code != ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		j, _ := readRun(t, out)
+		md := j.Results[0].Metadata
+		if md["seed"] != tc.seed || md["concurrency"] != tc.conc || md["system_prompt"] != tc.system {
+			t.Errorf("flags %v: seed %v concurrency %v system %q, want %v %v %q", tc.flags, md["seed"], md["concurrency"], md["system_prompt"], tc.seed, tc.conc, tc.system)
+		}
+		if calc.reqs[0].System != tc.system || calc.reqs[0].Seed != int64(tc.seed) {
+			t.Errorf("request %+v", calc.reqs[0])
+		}
 	}
 }

@@ -64,7 +64,7 @@ func init() {
 			fs.StringArrayVar(&f.datasets, "dataset", nil, "accuracy cases: a JSONL file, builtin:smoke or builtin:arithmetic[:n=N,seed=S] (repeatable; default builtin:smoke)")
 			fs.IntVar(&a.limit, "limit", 0, "evaluate at most N accuracy cases (after --shuffle; 0: all)")
 			fs.BoolVar(&a.shuffle, "shuffle", false, "shuffle the accuracy cases with --seed before --limit")
-			fs.Int64Var(&a.seed, "seed", 1, "seed of --shuffle, sent with every accuracy request")
+			fs.Int64Var(&a.seed, "seed", 0, "seed of --shuffle, also sent with every accuracy request")
 			fs.StringVar(&a.saveCases, "save-cases", "", "write one JSON line per accuracy case (input, output, expected, score, latency, error) to `FILE`")
 			fs.IntVar(&a.concurrency, "concurrency", eval.DefaultConcurrency, "accuracy cases in flight at once: requests for models that serve concurrently, the batch size for models that batch (others: one at a time)")
 			fs.StringVar(&a.template, "prompt-template", "", "Go template of each accuracy prompt, such as 'Q: {{.Input}}\\nA:' (fields .Input .Choices .ChoiceList .ID .Tags; @FILE reads a file)")
@@ -267,13 +267,28 @@ func configureAccuracy(f *runFlags, b bench.Benchmark) {
 			acc.Extra[k] = v
 		}
 	}
-	acc.Eval.Template = a.tmpl
-	acc.Eval.System = a.sys
-	acc.Eval.Stop = a.stops
-	acc.Eval.Seed = a.seed
-	acc.Eval.Concurrency = a.concurrency
-	acc.Eval.DefaultScorer = a.scorer
-	if a.fs != nil && a.fs.Changed("max-tokens") {
+	// Flags given on the command line win; otherwise the benchmark keeps
+	// what it has (a model folder's parameters, or the defaults).
+	changed := func(n string) bool { return a.fs != nil && a.fs.Changed(n) }
+	if a.tmpl != nil {
+		acc.Eval.Template = a.tmpl
+	}
+	if changed("system-prompt") {
+		acc.Eval.System = a.sys
+	}
+	if changed("stop") {
+		acc.Eval.Stop = a.stops
+	}
+	if changed("seed") {
+		acc.Eval.Seed = a.seed
+	}
+	if changed("concurrency") {
+		acc.Eval.Concurrency = a.concurrency
+	}
+	if a.scorer != "" {
+		acc.Eval.DefaultScorer = a.scorer
+	}
+	if changed("max-tokens") {
 		acc.Eval.MaxTokens = a.maxTokens
 	}
 	if a.saveCases != "" {
