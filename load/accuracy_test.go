@@ -103,8 +103,9 @@ func itlSamples(requests, tokens int) int {
 }
 
 // TestAccuracyAgainstSim is the always-on version, with margins wide enough
-// for a loaded shared machine: medians within 5 ms of the schedule, and the
-// client's ITL median within 1 ms of the gaps the sim actually wrote.
+// for a loaded shared machine: the client's ITL median within 1 ms of the
+// gaps the sim actually wrote, TTFT never below the schedule, and medians
+// near it (TTFT within 25 ms, ITL within 5 ms).
 // PIOBENCH_ACCURACY=1 asserts the targets instead (concurrency 64: TTFT and
 // ITL p50 within 1 ms of the schedule, p99 within 2%), with and without
 // every SSE quirk.
@@ -134,8 +135,10 @@ func TestAccuracyAgainstSim(t *testing.T) {
 			}
 			continue
 		}
-		if math.Abs(a.ttft.P50-50) > 5 || math.Abs(a.itl.P50-10) > 5 {
-			t.Errorf("p50 off the schedule by more than 5 ms: %v", a)
+		// On a loaded machine the sim itself runs late; what the client
+		// controls is how well it measures what the sim did.
+		if a.ttft.P50 < 50 || a.ttft.P50 > 50+25 || a.itl.P50 < 10-5 || a.itl.P50 > 10+5 {
+			t.Errorf("p50 far off the schedule: %v", a)
 		}
 		if math.Abs(a.itl.P50-a.serverITL.P50) > 1 {
 			t.Errorf("client ITL median %.3f ms, sim's writes %.3f ms: more than 1 ms apart", a.itl.P50, a.serverITL.P50)
