@@ -1,8 +1,12 @@
 package eval
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/inference-pio/piobench/result"
@@ -210,4 +214,34 @@ func mcnemarExact(b, c int) float64 {
 		sum += math.Exp(lgN - li - lr - float64(n)*math.Ln2)
 	}
 	return math.Min(1, 2*sum)
+}
+
+// ReadRecords reads per-case records, one JSON object a line, as
+// `piobench run --save-cases` writes them (other keys on a line, such as
+// "benchmark", are ignored). name is used in errors. When model is not
+// empty, only that model's records are kept.
+func ReadRecords(r io.Reader, name, model string) ([]Record, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	var out []Record
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var rec Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, &DatasetError{File: name, Line: line, Msg: "not a case record: " + jsonMessage(err)}
+		}
+		if rec.ID == "" {
+			return nil, &DatasetError{File: name, Line: line, Msg: `not a case record: no "id"`}
+		}
+		if model == "" || rec.Model == model {
+			out = append(out, rec)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &DatasetError{File: name, Msg: err.Error()}
+	}
+	return out, nil
 }

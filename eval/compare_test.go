@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/inference-pio/piobench/result"
@@ -172,6 +173,36 @@ func TestComparePaired(t *testing.T) {
 	}{{0, 0, 1}, {0, 5, 2.0 / 32}, {3, 3, 1}, {0, 20, 2.0 / (1 << 20)}} {
 		if got := mcnemarExact(tc.b, tc.c); math.Abs(got-tc.p) > 1e-12 {
 			t.Errorf("mcnemarExact(%d, %d) = %v, want %v", tc.b, tc.c, got, tc.p)
+		}
+	}
+}
+
+func TestReadRecords(t *testing.T) {
+	data := `{"benchmark":"accuracy","model":"m1","dataset":"d","id":"1","input":"q","output":"7","expected":["7"],"scorer":"contains","score":1,"latency_ms":3}
+{"benchmark":"accuracy","model":"m1","dataset":"d","id":"2","input":"q2","output":"","expected":["8"],"scorer":"contains","score":null,"latency_ms":1,"error":"timeout"}
+
+{"benchmark":"accuracy","model":"m2","dataset":"d","id":"1","input":"q","output":"6","expected":["7"],"scorer":"contains","score":0,"latency_ms":2}
+`
+	all, err := ReadRecords(strings.NewReader(data), "cases.jsonl", "")
+	if err != nil || len(all) != 3 {
+		t.Fatalf("%d records, %v", len(all), err)
+	}
+	if !all[0].Correct() || all[1].Score != nil || all[1].Error != "timeout" || all[2].Model != "m2" {
+		t.Errorf("records %+v", all)
+	}
+	m1, _ := ReadRecords(strings.NewReader(data), "cases.jsonl", "m1")
+	m2, _ := ReadRecords(strings.NewReader(data), "cases.jsonl", "m2")
+	p, err := ComparePaired(m1, m2)
+	if err != nil || p.Cases != 1 || p.OnlyA != 1 {
+		t.Errorf("paired from records: %+v, %v", p, err)
+	}
+	for body, want := range map[string]string{
+		"{oops":                       `cases.jsonl:1: not a case record`,
+		"\n{\"score\": 1}":            `cases.jsonl:2: not a case record: no "id"`,
+		`{"id": "1", "score": "yes"}`: `cases.jsonl:1: not a case record: "score" has the wrong type`,
+	} {
+		if _, err := ReadRecords(strings.NewReader(body), "cases.jsonl", ""); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
 }

@@ -143,7 +143,8 @@ type caseLine struct {
 // "expected" is a string, a number or a list of them; "choices" and "tags"
 // are lists of strings; "scorer" names a registered scorer with optional
 // options; "meta" may hold anything and is ignored. Other keys are errors,
-// so that a misspelt key is not silently dropped. Blank lines are skipped.
+// so that a misspelt key is not silently dropped. Blank lines are skipped,
+// and so are CR line ends and a byte order mark at the start.
 // name is used in errors, which carry the line number. A dataset without
 // cases is an error.
 func Decode(r io.Reader, name string, scorers *Registry, def string) (*Dataset, error) {
@@ -160,7 +161,11 @@ func Decode(r io.Reader, name string, scorers *Registry, def string) (*Dataset, 
 	ds := &Dataset{Name: name}
 	seen := map[string]int{}
 	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
+		b := sc.Bytes()
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+		}
+		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			continue
 		}

@@ -106,6 +106,14 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeWindowsFile(t *testing.T) {
+	data := "\xef\xbb\xbf{\"input\": \"a\", \"expected\": \"b\"}\r\n\r\n{\"input\": \"c\", \"expected\": \"d\"}\r\n"
+	ds, err := Decode(strings.NewReader(data), "win.jsonl", nil, "")
+	if err != nil || len(ds.Cases) != 2 || ds.Cases[1].ID != "3" || ds.Cases[1].Expected[0] != "d" {
+		t.Fatalf("byte order mark and CRLF: %+v, %v", ds, err)
+	}
+}
+
 func TestDefaultScorerIsChecked(t *testing.T) {
 	data := `{"input": "a", "expected": "Paris"}`
 	if _, err := Decode(strings.NewReader(data), "d.jsonl", nil, "numeric"); err == nil || !strings.Contains(err.Error(), `d.jsonl:1: numeric scorer: expected "Paris" is not a number`) {
