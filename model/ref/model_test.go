@@ -89,6 +89,13 @@ func TestRegisteredPreset(t *testing.T) {
 	if err := m.(model.CacheDropper).DropCache(); err != nil {
 		t.Errorf("DropCache: %v", err)
 	}
+	// Where the check is possible, the file is out of the page cache.
+	if f, err := os.Open(ckpt); err == nil {
+		if res, total, err := residentPages(f); err == nil && res*10 > total {
+			t.Errorf("after DropCache %d of %d pages are cached", res, total)
+		}
+		f.Close()
+	}
 	if err := m.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}

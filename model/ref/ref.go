@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/inference-pio/piobench/model"
 	"golang.org/x/sys/unix"
@@ -321,8 +322,9 @@ func (m *Model) MemoryStats(ctx context.Context) (model.MemoryStats, error) {
 
 // DropCache asks the kernel to evict the checkpoint and tokenizer from the
 // page cache (posix_fadvise DONTNEED), so that the next Load reads them from
-// disk. Pages of a loaded model are mapped and cannot be evicted, so it is
-// an error to call DropCache between Load and Close.
+// disk, and returns an error if more than a tenth of a file is still cached
+// afterwards. Pages of a loaded model are mapped and cannot be evicted, so
+// it is an error to call DropCache between Load and Close.
 func (m *Model) DropCache() error {
 	m.step.Lock()
 	loaded := m.loaded
@@ -342,13 +344,51 @@ func (m *Model) DropCache() error {
 	return errors.Join(errs...)
 }
 
+// dropFile evicts the file at path from the page cache and checks, with
+// mincore, that at most a tenth of it is still cached. Dirty pages cannot
+// be evicted, so it writes them back first. On file systems that keep files
+// only in memory (tmpfs) eviction cannot work, and the check says so.
 func dropFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	f.Sync() // a file written moments ago may still be dirty; best effort
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return err
+	}
+	resident, total, err := residentPages(f)
+	if err != nil {
+		return nil // the advice was taken; the check is not possible here
+	}
+	if resident*10 > total {
+		return fmt.Errorf("%d of %d pages still in the page cache (tmpfs, or in use by another process?)", resident, total)
+	}
+	return nil
+}
+
+// residentPages returns how many pages of f are in the page cache.
+func residentPages(f *os.File) (resident, total int, err error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, 0, err
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unix.Munmap(data)
+	pg := os.Getpagesize()
+	vec := make([]byte, (len(data)+pg-1)/pg)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)),
+		uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		return 0, 0, errno
+	}
+	for _, v := range vec {
+		resident += int(v & 1)
+	}
+	return resident, len(vec), nil
 }
 
 // getCache returns a key-value cache for one sequence.
