@@ -446,7 +446,9 @@ func load(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, [
 		if e.Method != "Log.entryAdded" {
 			continue
 		}
-		var p struct{ Entry struct{ Source, Level, Text string } }
+		var p struct {
+			Entry struct{ Source, Level, Text string }
+		}
 		json.Unmarshal(e.Params, &p)
 		if p.Entry.Source == "violation" || p.Entry.Source == "security" || p.Entry.Source == "network" {
 			requests = append(requests, p.Entry.Source+": "+p.Entry.Text)

@@ -2,7 +2,8 @@ package report
 
 import (
 	"math"
-	"strings"
+
+	"github.com/inference-pio/piobench/regress"
 )
 
 // A comparison pairs the results of a baseline run (A) and a candidate run
@@ -86,21 +87,17 @@ func (p pair) verdict() string {
 		return verdictSame
 	}
 	up := p.B.res.Value > p.A.res.Value
-	if up != LowerIsBetter(p.Unit) {
+	lower := LowerIsBetter(p.Unit) || p.A.res.BenchmarkName == "error_rate"
+	if up != lower {
 		return verdictBetter
 	}
 	return verdictWorse
 }
 
 // LowerIsBetter reports whether smaller values of a metric in unit are
-// better: times and memory are; rates, ratios and scores are not.
+// better, as regression detection judges it (regress.DirectionFor):
+// times, memory and error rates are; rates, ratios and scores are not.
 func LowerIsBetter(unit string) bool {
-	k := strings.ToLower(strings.TrimSpace(unit))
-	if _, ok := timeUnits[k]; ok {
-		return true
-	}
-	if _, ok := memUnits[k]; ok {
-		return true
-	}
-	return false
+	d, _ := regress.DirectionFor(unit)
+	return d == regress.LowerIsBetter
 }

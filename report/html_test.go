@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"image/png"
 	"io"
@@ -24,10 +25,20 @@ func renderHTML(t *testing.T, rep *Report) string {
 }
 
 // fullFixture is every kind of data at once: two models, a load test, a
-// scalability sweep, and a history.
+// scalability sweep, and a newest run judged against a history of 29
+// earlier runs in a SQLite store (with a change point in loading_time and
+// a regression of inference_speed).
 func fullFixture(t *testing.T) *Report {
 	rep := fixture(t, "models.json", "load.json", "scalability.json")
-	rep.History = fixtureHistory()
+	runs := historyRuns(t, 30, 10)
+	s := openTestStore(t, runs[:29])
+	rep.Runs = append(rep.Runs, runs[29])
+	rep.Source = append(rep.Source, "")
+	h, err := LoadHistory(context.Background(), s, rep, HistoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.History = h
 	return rep
 }
 
@@ -99,7 +110,7 @@ func TestHTMLSections(t *testing.T) {
 		"chart-compare-inference-speed", "chart-compare-memory-usage", "chart-compare-scalability",
 		"chart-latency-sim-ttft", "chart-latency-sim-itl", "chart-latency-sim-e2e",
 		"chart-throughput-sim", "chart-throughput-sim-2",
-		"chart-trend-ref-15m-inference-speed", "chart-trend-ref-15m-memory-usage",
+		"chart-trend-ref-15m-inference-speed", "chart-trend-ref-15m-loading-time",
 		"chart-memory-rss",
 	} {
 		f := figs[id]
@@ -217,9 +228,9 @@ func TestChartsExport(t *testing.T) {
 		t.Errorf("missing: %v", missing)
 	}
 	want := map[string]int{
-		"compare-inference-speed": 3, "compare-scalability": 1, "compare-loading-time": 2,
+		"compare-inference-speed": 4, "compare-scalability": 1, "compare-loading-time": 3,
 		"latency-sim-ttft": 15, "throughput-sim": 4, "throughput-sim-2": 5,
-		"trend-ref-15m-inference-speed": 8, "trend-ref-15m-memory-usage": 7,
+		"trend-ref-15m-inference-speed": 30, "trend-ref-15m-loading-time": 30,
 	}
 	got := map[string]int{}
 	for _, c := range charts {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/inference-pio/piobench/result"
+	"github.com/inference-pio/piobench/stats"
 )
 
 // A Report is what every format shows.
@@ -156,10 +157,22 @@ type entry struct {
 	failed bool
 }
 
+// ci returns the result's 95% interval: from its metadata, or computed
+// from its samples (as piobench's benchmarks compute it) when the
+// metadata has none, as for a run read back from the history.
 func (e entry) ci() (lo, hi float64, ok bool) {
 	lo, okLo := metaFloat(e.res.Metadata, "ci95_low")
 	hi, okHi := metaFloat(e.res.Metadata, "ci95_high")
-	return lo, hi, okLo && okHi
+	if okLo && okHi {
+		return lo, hi, true
+	}
+	if xs, ok := metaFloats(e.res.Metadata, "samples"); ok && len(xs) >= 6 && (metaString(e.res.Metadata, "statistic") == "" || metaString(e.res.Metadata, "statistic") == "median") {
+		s := stats.Summarize(xs)
+		if !math.IsNaN(s.CILo) {
+			return s.CILo, s.CIHi, true
+		}
+	}
+	return 0, 0, false
 }
 
 // A group is the results of one model in one category.
