@@ -61,9 +61,19 @@ func BenchmarkDecode110M(b *testing.B) {
 }
 
 // BenchmarkDecodeStep15M measures one forward pass of one token and the
-// greedy choice of the next, at positions cycling through the context.
-func BenchmarkDecodeStep15M(b *testing.B) {
-	m := loadPreset(b, "15m")
+// greedy choice of the next, at positions cycling through the context (for
+// 110m, through the first 256 positions, as BenchmarkDecode110M does).
+func BenchmarkDecodeStep15M(b *testing.B) { benchDecodeStep(b, "15m") }
+
+func BenchmarkDecodeStep110M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("110m model: 440 MB of weights, written to the cache directory on first use; skipped in -short")
+	}
+	benchDecodeStep(b, "110m")
+}
+
+func benchDecodeStep(b *testing.B, preset string) {
+	m := loadPreset(b, preset)
 	e := m.eng
 	kv := newKVCache(m.shape)
 	tok, pos := tokBOS, 0
@@ -76,7 +86,7 @@ func BenchmarkDecodeStep15M(b *testing.B) {
 		e.batch = append(e.batch[:0], entry{tok: tok, pos: pos, kv: kv, logits: true})
 		e.forward()
 		tok = argmax(e.logitsRow(0))
-		if pos++; pos == m.shape.SeqLen {
+		if pos++; pos == min(m.shape.SeqLen, 256) {
 			tok, pos = tokBOS, 0
 		}
 		if len(steps) < cap(steps) {
