@@ -135,6 +135,7 @@ func (s *SSEReader) line() (line []byte, at time.Time, ok bool) {
 				return nil, time.Time{}, false
 			}
 			line = b[:i]
+			s.begun = true // a byte order mark only counts at the very start
 			s.start += i + 1
 			if b[i] == '\r' {
 				s.skipLF = true
