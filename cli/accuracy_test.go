@@ -23,11 +23,11 @@ import (
 // which it gets wrong by one; it fails outright on questions listed in
 // fail. Its true accuracy on any arithmetic set is known exactly.
 type calculator struct {
-	mu    sync.Mutex
-	reqs  []model.Request
-	fail  map[string]bool
-	max   int // MaxConcurrency, when it serves concurrently
-	words bool
+	mu      sync.Mutex
+	reqs    []model.Request
+	fail    map[string]bool
+	max     int  // MaxConcurrency, when it serves concurrently
+	perfect bool // multiplications right too
 }
 
 var question = regexp.MustCompile(`What is (\d+) ([-+*]) (\d+)\?`)
@@ -40,6 +40,13 @@ func (c *calculator) Infer(_ context.Context, req model.Request) (model.Response
 	c.mu.Unlock()
 	if c.fail[req.Prompt] {
 		return model.Response{}, errors.New("upstream timed out")
+	}
+	if c.perfect {
+		if m := question.FindStringSubmatch(req.Prompt); m != nil {
+			a, _ := strconv.Atoi(m[1])
+			b, _ := strconv.Atoi(m[3])
+			return model.Response{Text: strconv.Itoa(map[string]int{"+": a + b, "-": a - b, "*": a * b}[m[2]])}, nil
+		}
 	}
 	m := question.FindStringSubmatch(req.Prompt)
 	if m == nil {
@@ -420,5 +427,42 @@ func TestAccuracyFlagsKeepBenchmarkSettings(t *testing.T) {
 		if calc.reqs[0].System != tc.system || calc.reqs[0].Seed != int64(tc.seed) {
 			t.Errorf("request %+v", calc.reqs[0])
 		}
+	}
+}
+
+// TestCompareAccuracy: piobench compare decides an accuracy change by the
+// interval of the difference.
+func TestCompareAccuracy(t *testing.T) {
+	runOnce := func(perfect bool, n int) string {
+		calc := &calculator{perfect: perfect}
+		out := t.TempDir()
+		code, stdout, stderr := runMain(t, testConfig(t, func() model.Model { return calc }), "run", "--model", "test:m", "--benchmark", "accuracy",
+			"--out", out, "--no-history", "--dataset", fmt.Sprintf("builtin:arithmetic:n=%d,seed=3", n))
+		if code != ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		return mustGlob(t, out, "*.json")
+	}
+	a, b := runOnce(false, 90), runOnce(true, 90)
+	code, stdout, stderr := runMain(t, DefaultConfig(), "compare", a, b)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// A gets the 30-odd multiplications wrong, B none: a clear improvement,
+	// shown with the interval of the difference.
+	row := regexp.MustCompile(`test:m\s+accuracy\s+ratio\s+(0\.\d+) \[0\.\d+, 0\.\d+\]\s+1\.000 \[0\.\d+, 1\.000\]\s+\+0\.\d+ \[\+0\.\d+, \+0\.\d+\] \(better\)\s+p=0\.000\s+n=90\+90`)
+	if !row.MatchString(stdout) {
+		t.Errorf("compare output:\n%s", stdout)
+	}
+	// The same evaluation twice is no change.
+	code, stdout, _ = runMain(t, DefaultConfig(), "compare", a, a)
+	if code != ExitOK || !regexp.MustCompile(`accuracy\s+ratio\s+\S+ \[\S+ \S+\]\s+\S+ \[\S+ \S+\]\s+~\s+p=1\.000`).MatchString(stdout) {
+		t.Errorf("compare of a run with itself:\n%s", stdout)
+	}
+	// Three questions each: 2/3 against 3/3 is not a significant change.
+	s1, s2 := runOnce(false, 3), runOnce(true, 3)
+	_, stdout, _ = runMain(t, DefaultConfig(), "compare", s1, s2)
+	if !strings.Contains(stdout, "~") || !strings.Contains(stdout, "0.667 [") {
+		t.Errorf("3 questions called a significant change (or no multiplication among them):\n%s", stdout)
 	}
 }

@@ -122,6 +122,10 @@ func printComparison(w io.Writer, a, b *result.Run, nameA, nameB string, alpha f
 			notes = append(notes, fmt.Sprintf("%s on %s: units differ (%s in A, %s in B); not compared", ra.BenchmarkName, ra.ModelName, ra.Unit, rb.Unit))
 			continue
 		}
+		if row, ok := compareAccuracy(ra, rb, alpha); ok {
+			fmt.Fprintln(tw, row)
+			continue
+		}
 		xa, xb := sampleOf(ra), sampleOf(rb)
 		sa := benchmath.NewSample(xa, &benchmath.DefaultThresholds)
 		sb := benchmath.NewSample(xb, &benchmath.DefaultThresholds)

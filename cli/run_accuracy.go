@@ -444,3 +444,30 @@ func metaInt(m map[string]any, key string) int {
 	}
 	return 0
 }
+
+// compareAccuracy is compare's row for two accuracy results (counts of
+// correct answers in their metadata): each accuracy with its Wilson
+// interval, and the difference B - A with its interval (Newcombe), which
+// decides significance at 1 - alpha, rather than a test on the samples.
+// ok is false for other results.
+func compareAccuracy(a, b result.Result, alpha float64) (row string, ok bool) {
+	if a.Category != result.CategoryAccuracy || b.Category != result.CategoryAccuracy {
+		return "", false
+	}
+	c, err := eval.CompareResults(a, b, 1-alpha)
+	if err != nil {
+		return "", false
+	}
+	acc := func(p eval.Proportion) string {
+		lo, hi := eval.Tally{Correct: p.Correct, Answered: p.N}.Interval(1 - alpha)
+		return fmt.Sprintf("%.3f [%.3f, %.3f]", p.Ratio(), lo, hi)
+	}
+	delta := "~"
+	switch c.Change() {
+	case "+":
+		delta = fmt.Sprintf("%+.3f [%+.3f, %+.3f] (better)", c.Diff, c.Low, c.High)
+	case "-":
+		delta = fmt.Sprintf("%+.3f [%+.3f, %+.3f] (worse)", c.Diff, c.Low, c.High)
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\tp=%.3f\tn=%d+%d", a.ModelName, a.BenchmarkName, a.Unit, acc(c.A), acc(c.B), delta, c.PValue, c.A.N, c.B.N), true
+}
