@@ -90,6 +90,8 @@ func (cb *chartBuilder) trendChart(tr Trend) (*Chart, string) {
 			s.GlyphStyle = draw.GlyphStyle{Color: colorAlert, Radius: 6, Shape: draw.RingGlyph{}}
 			p.Add(s)
 			p.Legend.Add("alert", s)
+			// Room above the data for the legend.
+			p.Y.Max += (p.Y.Max - p.Y.Min) * 0.15
 		}
 	}
 	if len(xys) == 1 {
