@@ -402,7 +402,7 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 	if prog != nil {
 		prog.clear()
 	}
-	run.Results = orderResults(append(run.Results, results...), tgts, names)
+	run.Results = orderResults(append(run.Results, results...), tgts, facts)
 	fin := result.Time(time.Now().UTC())
 	run.FinishedAt = &fin
 	interrupted := runErr != nil && ctx.Err() != nil
@@ -437,7 +437,7 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 			}
 		}
 	}
-	total := len(tgts) * len(facts)
+	total := plannedBenchmarks(tgts, facts)
 	switch {
 	case interrupted:
 		fmt.Fprintf(stderr, "piobench: interrupted: %d of %d benchmarks finished; finish with: piobench run --resume %s --out %s\n",
@@ -453,12 +453,21 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 }
 
 // orderResults sorts results into the order a run without interruption
-// produces: models in order, benchmarks in suite order.
-func orderResults(rs []result.Result, ts []runner.Target, names []string) []result.Result {
+// produces: targets in order, each target's benchmarks in its order.
+func orderResults(rs []result.Result, ts []runner.Target, facts []bench.Factory) []result.Result {
 	rank := map[[2]string]int{}
-	for i, t := range ts {
-		for j, n := range names {
-			rank[[2]string{t.Name, n}] = i*len(names) + j
+	n := 0
+	for _, t := range ts {
+		list := t.Benchmarks
+		if list == nil {
+			list = facts
+		}
+		for _, f := range list {
+			k := [2]string{t.Name, f().Name()}
+			if _, ok := rank[k]; !ok {
+				rank[k] = n
+				n++
+			}
 		}
 	}
 	sort.SliceStable(rs, func(a, b int) bool {
@@ -470,6 +479,19 @@ func orderResults(rs []result.Result, ts []runner.Target, names []string) []resu
 		return ra < rb
 	})
 	return rs
+}
+
+// plannedBenchmarks counts the benchmarks a run means to run.
+func plannedBenchmarks(ts []runner.Target, facts []bench.Factory) int {
+	n := 0
+	for _, t := range ts {
+		if t.Benchmarks != nil {
+			n += len(t.Benchmarks)
+		} else {
+			n += len(facts)
+		}
+	}
+	return n
 }
 
 // redactArgs returns the command line with the values of --env K=V flags
