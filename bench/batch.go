@@ -37,6 +37,9 @@ func (b *BatchProcessing) Run(ctx context.Context, env *Env) (result.Result, err
 		reqs[i] = model.Request{Prompt: fmt.Sprintf("test input %d", i), MaxTokens: b.MaxTokens}
 	}
 	batcher, batched := env.Model.(model.BatchInferer)
+	if bc, ok := env.Model.(model.BatchChecker); ok && !bc.TrueBatching() {
+		batched = false // it would answer one by one anyway: say so
+	}
 	mode := "sequential"
 	if batched {
 		mode = "batched"

@@ -1,5 +1,7 @@
 package bench
 
+import "github.com/inference-pio/piobench/sysmon"
+
 // Suites of the standard benchmarks, as in the guide's
 // run_standardized_benchmarks(benchmark_suite=...).
 var (
@@ -18,6 +20,7 @@ func RegisterBuiltins(r *Registry) error {
 		func() Benchmark { return NewAccuracy() },
 		func() Benchmark { return NewComprehensive() },
 		func() Benchmark { return NewScalability() }, // runs only on models that serve concurrently
+		func() Benchmark { return NewGPUMemory() },   // in the suites only where a GPU is present
 	} {
 		if err := r.Register(f); err != nil {
 			return err
@@ -26,10 +29,15 @@ func RegisterBuiltins(r *Registry) error {
 	if err := r.RegisterFamily("batch_processing_", func(n int) Benchmark { return NewBatchProcessing(n) }); err != nil {
 		return err
 	}
+	memory, full := SuiteMemory, SuiteFull
+	if sysmon.GPUPresent() {
+		memory = concat(memory, []string{"gpu_memory"})
+		full = concat(full, []string{"gpu_memory"})
+	}
 	for _, s := range []struct {
 		name string
 		list []string
-	}{{"performance", SuitePerformance}, {"memory", SuiteMemory}, {"accuracy", SuiteAccuracy}, {"full", SuiteFull}} {
+	}{{"performance", SuitePerformance}, {"memory", memory}, {"accuracy", SuiteAccuracy}, {"full", full}} {
 		if err := r.RegisterSuite(s.name, s.list); err != nil {
 			return err
 		}

@@ -63,12 +63,20 @@ func (b *MemoryUsage) Run(ctx context.Context, env *Env) (result.Result, error) 
 	if self {
 		runtime.GC()
 	}
+	gs, gpuWhose, noGPU := gpuWatch(ctx, env.Model, 50*time.Millisecond)
 	s, err := sysmon.Start(probe, b.SampleInterval, self)
 	if err != nil {
+		if gs != nil {
+			gs.Stop()
+		}
 		return result.Result{}, err
 	}
 	resp, err := env.Model.Infer(ctx, model.Request{Prompt: prompt, MaxTokens: b.MaxTokens})
 	rep := s.Stop()
+	var gpuRep sysmon.GPUReport
+	if gs != nil {
+		gpuRep = gs.Stop()
+	}
 	if err != nil {
 		return result.Result{}, err
 	}
@@ -106,6 +114,16 @@ func (b *MemoryUsage) Run(ctx context.Context, env *Env) (result.Result, error) 
 	}
 	if note != "" {
 		meta["input_note"] = note
+	}
+	switch {
+	case gs == nil:
+		meta["gpu"] = noGPU
+	case gpuRep.Err != nil:
+		meta["gpu"] = "GPU sampler: " + gpuRep.Err.Error()
+	default:
+		for k, v := range gpuMetadata(gpuRep, gpuWhose) {
+			meta[k] = v
+		}
 	}
 	if mr, ok := env.Model.(model.MemoryReporter); ok {
 		if ms, err := mr.MemoryStats(ctx); err == nil {

@@ -573,6 +573,13 @@ func (m *Model) Info() model.Info {
 	return model.Info{Name: m.cfg.Name, Driver: "proc", Params: params, Notes: notes}
 }
 
+// NotRunning returns why the plugin is not running (not loaded, or broken
+// by an earlier error), or nil when it is.
+func (m *Model) NotRunning(step string) error {
+	_, _, err := m.running(step)
+	return err
+}
+
 // LogPath returns the stderr log of the running plugin, or "".
 func (m *Model) LogPath() string {
 	m.mu.Lock()
