@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/model/fake"
@@ -401,4 +404,53 @@ func TestCompareAndExport(t *testing.T) {
 	histUsage(t, code, stdout, stderr, "nope: no such file, and no run of that id")
 	code, stdout, stderr = runMain(t, DefaultConfig(), "export", "--format", "csv", a)
 	histUsage(t, code, stdout, stderr, `--format "csv"`)
+}
+
+// TestHistoryOnPostgres records, lists and judges runs in a PostgreSQL
+// database (skipped without a server; see store/postgres).
+func TestHistoryOnPostgres(t *testing.T) {
+	admin := os.Getenv("PIOBENCH_TEST_POSTGRES")
+	if admin == "" {
+		t.Skip("needs PIOBENCH_TEST_POSTGRES=postgres://USER@127.0.0.1:PORT/postgres?sslmode=disable (scripts/start-postgres.sh starts a server and prints the line)")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("piobench_cli_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	db := u.String()
+
+	rng := rand.New(rand.NewPCG(21, 22))
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	units := map[string]string{"speed": "tokens/sec"}
+	var files []string
+	for i := 0; i < 6; i++ {
+		files = append(files, histRun(t, dir, fmt.Sprintf("pg%d", i), t0.Add(time.Duration(i)*time.Hour), rng, "m", map[string]float64{"speed": 100}, units))
+	}
+	if code, stdout, stderr := runMain(t, DefaultConfig(), append([]string{"history", "import", "--db", db}, files...)...); code != 0 || !strings.Contains(stdout, "imported 6 runs") {
+		t.Fatalf("import: %d %s %s", code, stdout, stderr)
+	}
+	t.Setenv("PIOBENCH_DB", db)
+	code, stdout, _ := runMain(t, DefaultConfig(), "history", "list")
+	if code != 0 || strings.Count(stdout, "pg") != 6 {
+		t.Errorf("list via PIOBENCH_DB: %d\n%s", code, stdout)
+	}
+	slow := histRun(t, dir, "slow", t0.Add(10*time.Hour), rng, "m", map[string]float64{"speed": 70}, units)
+	code, stdout, _ = runMain(t, DefaultConfig(), "ci", "--fail-on-regression", "--results", slow, "--summary", filepath.Join(dir, "s.md"))
+	if code != ExitFailed || !strings.Contains(stdout, "REGRESSION (critical)") || !strings.Contains(stdout, "6 earlier runs") {
+		t.Errorf("ci: exit %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runMain(t, DefaultConfig(), "changes", "--json")
+	if code != 0 || !strings.HasPrefix(stdout, "[") {
+		t.Errorf("changes: %d %s", code, stdout)
+	}
 }

@@ -3,6 +3,8 @@ package regress
 import (
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,7 +16,11 @@ type score struct {
 	Steps10, Found10  int // 10% steps, and how many were found within 5 runs
 	Small, SmallFound int // steps under the threshold, found within 5 runs
 	Delay             int // total delay of true positives (runs after the step)
+	Scanned           int // runs of no-change series judged (up to the first alarm)
 }
+
+// PerThousand is false alarms per 1,000 judged runs of no-change series.
+func (s score) PerThousand() float64 { return 1000 * float64(s.Flagged) / float64(s.Scanned) }
 
 func (s score) Precision() float64 { return float64(s.TP) / float64(s.TP+s.FP) }
 func (s score) Recall() float64    { return float64(s.TP) / float64(s.TP+s.FN) }
@@ -37,6 +43,11 @@ func evaluate(d detector, suite []synthSeries) score {
 		switch {
 		case ser.At < 0:
 			s.NoChange++
+			if a.At >= 0 {
+				s.Scanned += a.At + 1
+			} else {
+				s.Scanned += len(ser.Runs)
+			}
 			if a.At >= 0 {
 				s.Flagged++
 				s.FP++
@@ -88,11 +99,11 @@ func detectors() []detector {
 // table formats scores as Markdown.
 func table(ds []detector, scores []score) string {
 	var b strings.Builder
-	b.WriteString("| detector | F1 | precision | recall | no-change series flagged | 10% steps found within 5 runs | mean delay (runs) |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| detector | F1 | precision | recall | no-change series flagged | false alarms per 1,000 runs | 10% steps found within 5 runs | mean delay (runs) |\n|---|---|---|---|---|---|---|---|\n")
 	for i, d := range ds {
 		s := scores[i]
-		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f | %.2f%% (%d of %d) | %.1f%% (%d of %d) | %.2f |\n", d.Name, s.F1(), s.Precision(), s.Recall(),
-			100*s.FPRate(), s.Flagged, s.NoChange, 100*s.Found10Rate(), s.Found10, s.Steps10, float64(s.Delay)/float64(max(1, s.TP)))
+		fmt.Fprintf(&b, "| %s | %.3f | %.3f | %.3f | %.2f%% (%d of %d) | %.2f | %.1f%% (%d of %d) | %.2f |\n", d.Name, s.F1(), s.Precision(), s.Recall(),
+			100*s.FPRate(), s.Flagged, s.NoChange, s.PerThousand(), 100*s.Found10Rate(), s.Found10, s.Steps10, float64(s.Delay)/float64(max(1, s.TP)))
 	}
 	return b.String()
 }
@@ -106,13 +117,17 @@ func TestDetectionTargets(t *testing.T) {
 	if testing.Short() {
 		n = 600
 	}
-	suite := genSuite(20261127, n)
+	seed := uint64(20261127)
+	if v := os.Getenv("PIOBENCH_SYNTH_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	suite := genSuite(seed, n)
 	ds := detectors()
 	scores := make([]score, len(ds))
 	for i, d := range ds {
 		scores[i] = evaluate(d, suite)
 	}
-	t.Logf("%d series of %d runs (seed 20261127):\n%s", n, synthRuns, table(ds, scores))
+	t.Logf("%d series of %d runs (seed %d):\n%s", n, synthRuns, seed, table(ds, scores))
 	ours := scores[0]
 	for _, i := range []int{2, 3} {
 		if ours.F1() <= scores[i].F1() {
@@ -129,4 +144,67 @@ func TestDetectionTargets(t *testing.T) {
 	if ours.Found10Rate() < want10 {
 		t.Errorf("found %.1f%% of 10%% steps within 5 runs, want at least %.0f%%", 100*ours.Found10Rate(), 100*want10)
 	}
+}
+
+// TestChangesOnSuite measures FindChanges (piobench changes) on whole
+// series of the labelled suite: a step of at least the threshold counts as
+// found when a change within 2 runs of it points the right way; any other
+// reported change is a false one.
+func TestChangesOnSuite(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 600
+	}
+	suite := genSuite(20261127, n)
+	var noChange, flagged, steps, found, small, smallFound, wrong int
+	exact := 0
+	for _, s := range suite {
+		cps := FindChanges(values(s.Runs), ChangeOptions{Direction: s.Direction})
+		switch {
+		case s.At < 0:
+			noChange++
+			if len(cps) > 0 {
+				flagged++
+			}
+		default:
+			big := math.Abs(s.Step) >= 0.05-1e-9
+			hit := false
+			for _, c := range cps {
+				if abs(c.Index-s.At) <= 2 && sign(c.Change) == sign(s.Step) {
+					hit = true
+					if c.Index == s.At {
+						exact++
+					}
+				} else {
+					wrong++
+				}
+			}
+			if big {
+				steps++
+				if hit {
+					found++
+				}
+			} else {
+				small++
+				if hit {
+					smallFound++
+				}
+			}
+		}
+	}
+	t.Logf("changes over %d whole series: no-change series with a change reported %.2f%% (%d of %d); steps of 5%%+ found within 2 runs %.1f%% (%d of %d, %d at the exact run); steps of 2-3%% found %.1f%%; other changes reported in changed series %d",
+		n, 100*float64(flagged)/float64(noChange), flagged, noChange, 100*float64(found)/float64(steps), found, steps, exact, 100*float64(smallFound)/float64(max(1, small)), wrong)
+	if rate := float64(flagged) / float64(noChange); rate > 0.01 {
+		t.Errorf("changes reported in %.2f%% of no-change series, want at most 1%%", 100*rate)
+	}
+	if rate := float64(found) / float64(steps); rate < 0.85 {
+		t.Errorf("found %.1f%% of steps of 5%% or more, want at least 85%%", 100*rate)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
