@@ -311,6 +311,30 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("bad-input", func(t *testing.T) {
+		// Markup in names and model output, 200-character names, a run
+		// whose results all failed, and an empty file: no request, and
+		// nothing wider than the window.
+		rep := fixture(t, "evil.json", "failed.json", "empty.json")
+		rep.History = &History{Runs: 1}
+		page := filepath.Join(dir, "bad.html")
+		var b bytes.Buffer
+		if err := WriteHTML(&b, rep); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(page, b.Bytes(), 0o644)
+		_, boxes, requests, width := loadPage(ctx, t, browser, "file://"+page)
+		if len(requests) > 0 {
+			t.Errorf("the page attempted requests: %v", requests)
+		}
+		if width > 1280 {
+			t.Errorf("the page is %d px wide in a 1280 px window: long names broke the layout", width)
+		}
+		if len(boxes) == 0 {
+			t.Error("no chart of the results that did not fail")
+		}
+	})
+
 	t.Run("control", func(t *testing.T) {
 		page := filepath.Join(dir, "leaky.html")
 		os.WriteFile(page, []byte(`<!DOCTYPE html><html><body><img src="http://example.invalid/pixel.png"><script src="https://cdn.example.invalid/x.js"></script></body></html>`), 0o644)
@@ -362,6 +386,12 @@ func startRecorder(t *testing.T) (*recorder, string) {
 // and returns a screenshot of the whole page, the charts' boxes and the
 // requests the page attempted (other than the page itself).
 func load(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, []chartBox, []string) {
+	img, boxes, reqs, _ := loadPage(ctx, t, c, url)
+	return img, boxes, reqs
+}
+
+// loadPage is load, also returning how wide the page's content is.
+func loadPage(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, []chartBox, []string, int) {
 	t.Helper()
 	var target struct{ TargetID string }
 	if err := c.call(ctx, "Target.createTarget", map[string]any{"url": "about:blank"}, &target); err != nil {
@@ -393,6 +423,7 @@ func load(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, [
 	}
 	js := `document.fonts.ready.then(() => JSON.stringify({
 		height: document.documentElement.scrollHeight,
+		width: document.documentElement.scrollWidth,
 		fonts: [...document.fonts].filter(f => f.status === "loaded").map(f => f.family),
 		charts: [...document.querySelectorAll("figure.chart")].map(f => {
 			const s = f.querySelector("svg"); const r = s ? s.getBoundingClientRect() : {x:0,y:0,width:0,height:0};
@@ -404,6 +435,7 @@ func load(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, [
 	}
 	var layout struct {
 		Height int
+		Width  int
 		Fonts  []string
 		Charts []chartBox
 	}
@@ -454,7 +486,7 @@ func load(ctx context.Context, t *testing.T, c *cdp, url string) (image.Image, [
 			requests = append(requests, p.Entry.Source+": "+p.Entry.Text)
 		}
 	}
-	return img, layout.Charts, requests
+	return img, layout.Charts, requests, layout.Width
 }
 
 func contains(xs []string, s string) bool {

@@ -422,8 +422,13 @@ func (cb *chartBuilder) memoryCharts() {
 		lines = append(lines, l)
 	}
 	if len(lines) == 0 {
-		if !seen && len(cb.rep.allEntries()) > 0 {
-			cb.missing = append(cb.missing, "Memory over time: no memory_usage result with RSS samples in these runs.")
+		if !seen {
+			for _, e := range cb.rep.allEntries() {
+				if e.res.BenchmarkName == "memory_usage" {
+					cb.missing = append(cb.missing, "Memory over time: no memory_usage result with RSS samples in these runs.")
+					break
+				}
+			}
 		}
 		return
 	}
