@@ -72,31 +72,56 @@ func BenchmarkDecodeStep110M(b *testing.B) {
 	benchDecodeStep(b, "110m")
 }
 
-func benchDecodeStep(b *testing.B, preset string) {
-	m := loadPreset(b, preset)
+func benchDecodeStep(b *testing.B, preset string) { benchStep(b, loadPreset(b, preset), 1) }
+
+// BenchmarkBatchStep15M is BenchmarkDecodeStep15M for several sequences
+// decoded together, one token each per step.
+func BenchmarkBatchStep15M(b *testing.B) {
+	m := loadPreset(b, "15m")
+	for _, n := range []int{4, 16} {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchStep(b, m, n) })
+	}
+}
+
+// benchStep runs forward passes of n sequences, one token each, and
+// reports generated tokens per second.
+func benchStep(b *testing.B, m *Model, n int) {
 	e := m.eng
-	kv := newKVCache(m.shape)
-	tok, pos := tokBOS, 0
+	kvs := make([]*kvCache, n)
+	toks := make([]int, n)
+	for i := range kvs {
+		kvs[i] = newKVCache(m.shape)
+		toks[i] = tokBOS
+	}
+	pos := 0
 	// The time of each step, to report a rate that other work on a shared
 	// machine disturbs less: that of the 10th-percentile step.
 	steps := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
 	for b.Loop() {
 		t0 := time.Now()
-		e.batch = append(e.batch[:0], entry{tok: tok, pos: pos, kv: kv, logits: true})
+		e.batch = e.batch[:0]
+		for i := range kvs {
+			e.batch = append(e.batch, entry{tok: toks[i], pos: pos, kv: kvs[i], logits: true})
+		}
 		e.forward()
-		tok = argmax(e.logitsRow(0))
+		for i := range toks {
+			toks[i] = argmax(e.logitsRow(i))
+		}
 		if pos++; pos == min(m.shape.SeqLen, 256) {
-			tok, pos = tokBOS, 0
+			pos = 0
+			for i := range toks {
+				toks[i] = tokBOS
+			}
 		}
 		if len(steps) < cap(steps) {
 			steps = append(steps, time.Since(t0))
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
 	if len(steps) >= 10 {
 		slices.Sort(steps)
-		b.ReportMetric(1/steps[len(steps)/10].Seconds(), "p10-tok/s")
+		b.ReportMetric(float64(n)/steps[len(steps)/10].Seconds(), "p10-tok/s")
 	}
 }
 
