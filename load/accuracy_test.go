@@ -15,13 +15,19 @@ import (
 	"github.com/inference-pio/piobench/stats"
 )
 
-// accuracyRun measures the in-process sim (TTFT 50 ms, ITL 10 ms, no
-// jitter) at a concurrency and returns the client's TTFT and ITL samples
-// and, as ground truth, the gaps between the sim's own writes.
+// accuracy is what measureAccuracy found: the client's TTFT and ITL
+// against the in-process sim's schedule (TTFT 50 ms, ITL 10 ms, no jitter),
+// and, to tell apart where an error comes from, the parts of each token's
+// way: the request's trip from the client's send stamp to the sim's
+// arrival stamp, the sim's lateness behind its own deadlines, and the
+// delivery from the sim's write to the client's arrival stamp.
 type accuracy struct {
 	ttft, itl           stats.Summary // client, ms
 	serverITL           stats.Summary // gaps between the sim's writes, ms
-	serverLate          stats.Summary // write time minus deadline, ms
+	serverLate          stats.Summary // write time minus deadline, ms (every token)
+	firstLate           stats.Summary // the same for first tokens only
+	sendToArrival       stats.Summary // sim's arrival stamp minus the client's send stamp, ms
+	deliver, firstDeliv stats.Summary // client's arrival stamp minus the sim's write, ms (every token; first tokens)
 	failed, completed   int
 	itlWant             int
 	quirks              bool
@@ -29,22 +35,22 @@ type accuracy struct {
 }
 
 func (a accuracy) String() string {
-	return fmt.Sprintf("concurrency %d, quirks %v: TTFT p50 %.3f p99 %.3f ms (schedule 50); ITL p50 %.3f p99 %.3f ms (schedule 10); sim's own writes: ITL p50 %.3f p99 %.3f, late p50 %.3f p99 %.3f ms",
-		a.concurrency, a.quirks, a.ttft.P50, a.ttft.P99, a.itl.P50, a.itl.P99, a.serverITL.P50, a.serverITL.P99, a.serverLate.P50, a.serverLate.P99)
+	return fmt.Sprintf("concurrency %d, quirks %v: TTFT p50 %.3f p99 %.3f ms (schedule 50); ITL p50 %.3f p99 %.3f ms (schedule 10); "+
+		"sim's writes: ITL p50 %.3f p99 %.3f, late p50 %.3f p99 %.3f (first tokens p99 %.3f) ms; "+
+		"send to arrival p50 %.3f p99 %.3f ms; write to client stamp p50 %.3f p99 %.3f (first tokens p99 %.3f) ms",
+		a.concurrency, a.quirks, a.ttft.P50, a.ttft.P99, a.itl.P50, a.itl.P99, a.serverITL.P50, a.serverITL.P99,
+		a.serverLate.P50, a.serverLate.P99, a.firstLate.P99, a.sendToArrival.P50, a.sendToArrival.P99,
+		a.deliver.P50, a.deliver.P99, a.firstDeliv.P99)
 }
 
 func measureAccuracy(t testing.TB, concurrency, tokens, requests int, quirks bool) accuracy {
 	var mu sync.Mutex
-	var sgaps, late []float64
+	logs := map[int64]sim.Log{}
+	recs := map[int64]*load.Record{}
 	cfg := sim.Config{TTFT: 50 * time.Millisecond, ITL: 10 * time.Millisecond, OnDone: func(l sim.Log) {
 		mu.Lock()
 		defer mu.Unlock()
-		for i := range l.Written {
-			late = append(late, float64(l.Written[i].Sub(l.Due[i]))/1e6)
-			if i > 0 {
-				sgaps = append(sgaps, float64(l.Written[i].Sub(l.Written[i-1]))/1e6)
-			}
-		}
+		logs[l.Seed] = l
 	}}
 	if quirks {
 		cfg.Quirks = sim.AllQuirks()
@@ -61,16 +67,48 @@ func measureAccuracy(t testing.TB, concurrency, tokens, requests int, quirks boo
 	defer m.Close()
 	rep, err := load.Run(context.Background(), m, load.Closed(concurrency), load.Options{
 		Requests: requests, Warmup: concurrency, Prompts: varied{load.Synthetic{Words: 16, Seed: 1}, tokens}, MaxTokens: tokens,
+		OnRequest: func(r *load.Record) {
+			mu.Lock()
+			defer mu.Unlock()
+			recs[int64(r.Index)+1] = r // request i is sent with seed i+1
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	var sgaps, late, firstLate, trip, deliv, firstDeliv []float64
+	msOf := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	for seed, l := range logs {
+		for i := range l.Written {
+			late = append(late, msOf(l.Written[i].Sub(l.Due[i])))
+			if i == 0 {
+				firstLate = append(firstLate, msOf(l.Written[i].Sub(l.Due[i])))
+			} else {
+				sgaps = append(sgaps, msOf(l.Written[i].Sub(l.Written[i-1])))
+			}
+		}
+		r := recs[seed]
+		if r == nil || r.Err != nil {
+			continue // warmup, or failed
+		}
+		trip = append(trip, msOf(l.Arrival.Sub(r.Response.Start)))
+		for i, c := range r.Response.ChunkTimes {
+			if i < len(l.Written) {
+				d := msOf(r.Response.Start.Add(c).Sub(l.Written[i]))
+				deliv = append(deliv, d)
+				if i == 0 {
+					firstDeliv = append(firstDeliv, d)
+				}
+			}
+		}
+	}
 	return accuracy{
 		itlWant: itlSamples(requests, tokens),
 		ttft:    stats.Summarize(rep.TTFT), itl: stats.Summarize(rep.ITL),
-		serverITL: stats.Summarize(sgaps), serverLate: stats.Summarize(late),
+		serverITL: stats.Summarize(sgaps), serverLate: stats.Summarize(late), firstLate: stats.Summarize(firstLate),
+		sendToArrival: stats.Summarize(trip), deliver: stats.Summarize(deliv), firstDeliv: stats.Summarize(firstDeliv),
 		failed: rep.Failed, completed: rep.Completed, quirks: quirks, concurrency: concurrency, tokens: tokens,
 	}
 }
@@ -165,6 +203,10 @@ func BenchmarkAccuracy(b *testing.B) {
 			b.ReportMetric(100*(a.itl.P99-10)/10, "itl_p99_err_%")
 			b.ReportMetric(a.itl.P50-a.serverITL.P50, "itl_p50_vs_sim_writes_ms")
 			b.ReportMetric(a.serverLate.P99, "sim_write_late_p99_ms")
+			b.ReportMetric(a.firstLate.P99, "sim_first_late_p99_ms")
+			b.ReportMetric(a.sendToArrival.P99, "send_to_arrival_p99_ms")
+			b.ReportMetric(a.deliver.P99, "write_to_stamp_p99_ms")
+			b.ReportMetric(a.firstDeliv.P99, "first_write_to_stamp_p99_ms")
 			b.Log(a)
 		})
 	}

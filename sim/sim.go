@@ -99,6 +99,7 @@ type Log struct {
 	Status    int
 	Failure   string // "http_error", "mid_stream_error", "stall", "client_gone" or ""
 	MaxTokens int
+	Seed      int64 // the request's "seed" (0 when it gave none)
 }
 
 // A Server is the simulated server, an http.Handler.
@@ -300,7 +301,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	promptTokens := countTokens(prompt)
 	s.m.promptTokens.Add(uint64(promptTokens))
 
-	lg := Log{Arrival: arrival, Stream: req.Stream, Status: http.StatusOK, MaxTokens: maxTokens}
+	lg := Log{Arrival: arrival, Stream: req.Stream, Status: http.StatusOK, MaxTokens: maxTokens, Seed: req.Seed}
 	defer func() {
 		if s.cfg.OnDone != nil {
 			s.cfg.OnDone(lg)
