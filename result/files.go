@@ -196,9 +196,10 @@ func ReadFile(path string) (*Run, error) {
 }
 
 // BaseName returns the file name (without extension) for a run: its UTC
-// start time and its id, such as "20261127T110023Z_1f3a9c2e".
+// start time and its id, such as "20261127T110023Z_1f3a9c2e". An id read
+// from a file that is not safe as a file name is made safe (SafeFileName).
 func BaseName(run *Run) string {
-	return time.Time(run.StartedAt).UTC().Format("20060102T150405Z") + "_" + run.RunID
+	return time.Time(run.StartedAt).UTC().Format("20060102T150405Z") + "_" + SafeFileName(run.RunID)
 }
 
 // WriteFiles writes run as JSON and CSV into dir, creating dir if needed.

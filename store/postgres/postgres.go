@@ -68,7 +68,10 @@ func Open(ctx context.Context, dsn string, opt Options) (store.Store, error) {
 		Dollar:     true,
 		// One migrator at a time across processes.
 		MigrationLock: `SELECT pg_advisory_xact_lock(7270143605)`,
-		Classify:      classify,
+		// Recording runs takes turns across processes (series are
+		// checked, then added).
+		WriteLock: `LOCK TABLE series IN SHARE ROW EXCLUSIVE MODE`,
+		Classify:  classify,
 	}
 	return sqlstore.New(ctx, db, d, where)
 }

@@ -26,6 +26,10 @@ type Dialect struct {
 	// MigrationLock, when set, runs first in each migration's transaction
 	// (an advisory lock, so that two processes do not migrate at once).
 	MigrationLock string
+	// WriteLock, when set, runs first in each transaction that records
+	// runs, so that writers from several processes take turns: without it
+	// two that add the same new series at once collide on its key.
+	WriteLock string
 	// Classify turns a driver error into one that wraps a store error
 	// where it means one (such as store.ErrUnavailable); nil keeps err.
 	Classify func(err error, where string) error
@@ -232,6 +236,11 @@ func (s *DB) SaveRuns(ctx context.Context, runs []*result.Run, meta store.RunMet
 		prepared = append(prepared, rr)
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.WriteLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.WriteLock); err != nil {
+				return err
+			}
+		}
 		if err := s.checkSeries(ctx, tx, runs); err != nil {
 			return err
 		}
