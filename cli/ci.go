@@ -214,6 +214,13 @@ func runCI(ctx context.Context, c *cobra.Command, runCmd *cobra.Command, f *ciFl
 		}
 	}
 	printCITable(stdout, rows)
+	for _, r := range rows {
+		if mp := r.finding.MinP; r.failed == "" && mp == mp && mp > f.alpha/float64(max(1, len(series))) {
+			fmt.Fprintf(stdout, "note: with %d baseline runs the samples decide, and too few samples for alpha %g: the smallest possible p-value is %.2g; run more --iterations or keep a longer history\n",
+				r.finding.BaseRuns, f.alpha, mp)
+			break
+		}
+	}
 	fmt.Fprintf(stdout, "\nbaseline: %s; threshold %g%%, alpha %g after %s across %d benchmarks\n", baseDesc, f.thresholdPct, f.alpha, corr, len(series))
 	md := ciMarkdown(rows, baseDesc, f, corr, len(series), regs, imps, fails)
 	if path := summaryPath(f.summary, out); path != "" {

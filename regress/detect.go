@@ -104,6 +104,10 @@ type Verdict struct {
 	Runs        int     // runs in the new level (the window that decided)
 	BaseRuns    int     // runs in the baseline
 	Method      string  // which test ran
+	// MinP is the smallest p-value the samples test could have given with
+	// these sample counts (NaN for other tests): when it is above Alpha, no
+	// difference could have been found.
+	MinP float64
 }
 
 // Compare tests whether the newest runs of a series (recent, oldest first;
@@ -136,7 +140,7 @@ func Compare(baseline, recent []Obs, o Options) Verdict {
 	o = o.withDefaults()
 	baseline = finiteObs(baseline)
 	recent = finiteObs(recent)
-	v := Verdict{Status: NoBaseline, P: math.NaN(), Change: math.NaN(), Baseline: math.NaN(), Value: math.NaN()}
+	v := Verdict{Status: NoBaseline, P: math.NaN(), Change: math.NaN(), Baseline: math.NaN(), Value: math.NaN(), MinP: math.NaN()}
 	if len(recent) == 0 {
 		v.Status = TooFewData
 		return v
@@ -332,6 +336,7 @@ func compareSamples(v Verdict, baseline []Obs, last Obs, o Options) Verdict {
 		return v
 	}
 	v.Change = (mn - mb) / math.Abs(mb)
+	v.MinP = minMWUP(len(base), len(last.Samples))
 	r, err := mstats.MannWhitneyUTest(base, last.Samples, mstats.LocationDiffers)
 	if err != nil {
 		v.P = 1 // all equal
@@ -339,6 +344,13 @@ func compareSamples(v Verdict, baseline []Obs, last Obs, o Options) Verdict {
 		v.P = r.P
 	}
 	return v.decide(o, v.P)
+}
+
+// minMWUP is the two-sided p-value of complete separation of samples of
+// sizes n1 and n2: 2 / C(n1+n2, n1).
+func minMWUP(n1, n2 int) float64 {
+	lg := func(n int) float64 { v, _ := math.Lgamma(float64(n) + 1); return v }
+	return math.Min(1, 2*math.Exp(lg(n1)+lg(n2)-lg(n1+n2)))
 }
 
 func twoProportions(p1, n1, p2, n2 float64) float64 {
