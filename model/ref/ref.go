@@ -355,7 +355,7 @@ func dropFile(path string) error {
 	}
 	defer f.Close()
 	f.Sync() // a file written moments ago may still be dirty; best effort
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+	if err := dropPageCache(int(f.Fd())); err != nil {
 		return err
 	}
 	resident, total, err := residentPages(f)

@@ -137,8 +137,8 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 		unix.MunmapPtr(unsafe.Add(aligned, mapped), tail)
 	}
 	data := unsafe.Slice((*byte)(p), size)
-	unix.Madvise(data, unix.MADV_HUGEPAGE) // advice only; errors are harmless
-	if err := unix.Madvise(data, unix.MADV_POPULATE_READ); err != nil {
+	adviseHugePages(data)
+	if err := populate(data); err != nil {
 		// Kernels before 5.14: fault every page in by reading it.
 		var sum byte
 		for i := 0; i < len(data); i += 4096 {
