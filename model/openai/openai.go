@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +41,9 @@ var (
 	ErrUnauthorized = errors.New("endpoint refused the credentials")
 	ErrUnknownModel = errors.New("model not served")
 	ErrStalled      = errors.New("stream stalled")
+	// ErrTooLarge: the server sent more than Options.MaxBody bytes in one
+	// response (an endless stream, a runaway body).
+	ErrTooLarge = errors.New("response too large")
 )
 
 // An HTTPError is a response with a status other than 200.
@@ -89,7 +94,7 @@ type Options struct {
 	StallTimeout time.Duration // "stall_timeout": longest silence before a request fails (default 5m)
 	Concurrency  int           // "concurrency": connection pool size (0: unlimited connections)
 	Name         string        // "name": name in results (default: the model id)
-	MaxBody      int64         // largest non-streamed body accepted (default 64 MiB)
+	MaxBody      int64         // "max_response_bytes": largest response body accepted, streamed or not (default 64 MiB)
 }
 
 // ParseOptions reads Options from a driver configuration's string options.
@@ -123,8 +128,13 @@ func ParseOptions(opts map[string]string) (Options, error) {
 			o.Concurrency, err = strconv.Atoi(v)
 		case "name":
 			o.Name = v
+		case "max_response_bytes":
+			o.MaxBody, err = strconv.ParseInt(v, 10, 64)
+			if err == nil && o.MaxBody <= 0 {
+				return o, fmt.Errorf("openai: option %s=%q: must be positive", k, v)
+			}
 		default:
-			return o, fmt.Errorf("openai: unknown option %q (known: endpoint, model_id, api, api_key_env, stream, usage, timeout, stall_timeout, concurrency, name)", k)
+			return o, fmt.Errorf("openai: unknown option %q (known: endpoint, model_id, api, api_key_env, stream, usage, timeout, stall_timeout, concurrency, name, max_response_bytes)", k)
 		}
 		if err != nil {
 			return o, fmt.Errorf("openai: option %s=%q: %v", k, v, errors.Unwrap(err))
@@ -146,6 +156,8 @@ type Model struct {
 	base    *url.URL // with /v1
 	display string   // base URL without user info, for messages
 	urls    map[string]string
+	posts   map[string]*url.URL // parsed URLs of the completion paths
+	header  http.Header         // headers of every completion request (read-only)
 	key     secret
 
 	mu     sync.RWMutex
@@ -208,11 +220,17 @@ func New(o Options) (*Model, error) {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 64 << 20
 	}
-	m := &Model{opts: o, base: u, display: u.Redacted(), urls: map[string]string{}}
+	m := &Model{opts: o, base: u, display: u.Redacted(), urls: map[string]string{}, posts: map[string]*url.URL{}}
 	for _, p := range []string{"/models", complPath, chatPath} {
 		v := *u
 		v.Path += p
 		m.urls[p] = v.String()
+		if p != "/models" {
+			m.posts[p], err = url.Parse(m.urls[p])
+			if err != nil {
+				return nil, fmt.Errorf("openai: endpoint %q: %v", redactURL(o.Endpoint), err)
+			}
+		}
 	}
 	if o.APIKeyEnv != "" {
 		v, ok := os.LookupEnv(o.APIKeyEnv)
@@ -220,6 +238,15 @@ func New(o Options) (*Model, error) {
 			return nil, fmt.Errorf("openai: environment variable %s (named for the API key) is not set", o.APIKeyEnv)
 		}
 		m.key = secret(v)
+	}
+	// Shared by every request and never changed: the transport only reads
+	// a request's headers.
+	m.header = http.Header{
+		"Content-Type": {"application/json"},
+		"Accept":       {"application/json, text/event-stream"},
+	}
+	if m.key != "" {
+		m.header["Authorization"] = []string{"Bearer " + string(m.key)}
 	}
 	m.client, m.tr = newClient(o.Concurrency)
 	return m, nil
@@ -450,74 +477,48 @@ func (m *Model) Infer(ctx context.Context, req model.Request) (model.Response, e
 	return m.do(ctx, req, !m.opts.NoStream, nil)
 }
 
-type message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-type streamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
-}
-
-type body struct {
-	Model         string         `json:"model"`
-	Prompt        *string        `json:"prompt,omitempty"`
-	Messages      []message      `json:"messages,omitempty"`
-	MaxTokens     int            `json:"max_tokens,omitempty"`
-	Temperature   float64        `json:"temperature"`
-	TopP          float64        `json:"top_p,omitempty"`
-	Seed          *int64         `json:"seed,omitempty"`
-	Stop          []string       `json:"stop,omitempty"`
-	Stream        bool           `json:"stream"`
-	StreamOptions *streamOptions `json:"stream_options,omitempty"`
-	IgnoreEOS     bool           `json:"ignore_eos,omitempty"`
-}
-
-func (m *Model) requestBody(req model.Request, stream bool) ([]byte, string) {
-	b := body{
-		Model:       m.opts.ModelID,
-		MaxTokens:   req.MaxTokens,
-		Temperature: req.Temperature,
-		Stop:        req.Stop,
-		Stream:      stream,
-		IgnoreEOS:   req.IgnoreEOS,
-	}
-	if req.TopP > 0 && req.TopP < 1 {
-		b.TopP = req.TopP
-	}
-	if req.Seed != 0 {
-		s := req.Seed
-		b.Seed = &s
-	}
-	if b.Stream && !m.opts.NoUsage {
-		b.StreamOptions = &streamOptions{IncludeUsage: true}
-	}
-	path := complPath
-	if m.opts.API == Chat {
-		path = chatPath
-		b.Messages = []message{{Role: "user", Content: req.Prompt}}
-	} else {
-		p := req.Prompt
-		b.Prompt = &p
-	}
-	data, _ := json.Marshal(b) // cannot fail: plain types only
-	return data, path
-}
-
 // stallReader fails a stream that stays silent too long: every read that
-// returns bytes pushes the deadline back.
+// returns bytes notes the time, and the stall timer, when it fires, checks
+// how long the silence has really lasted (so reads never reset a timer).
 type stallReader struct {
-	r io.Reader
-	t *time.Timer
-	d time.Duration
+	r       io.Reader
+	last    atomic.Int64 // nanoseconds after epoch of the last bytes
+	t       *time.Timer
+	stopped atomic.Bool
 }
+
+// epoch anchors the monotonic nanosecond counts kept in atomics.
+var epoch = time.Now()
 
 func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if n > 0 {
-		s.t.Reset(s.d)
+		s.last.Store(int64(time.Since(epoch)))
 	}
 	return n, err
+}
+
+// watch cancels with ErrStalled once nothing has arrived for d: its timer
+// fires when the silence since the last bytes would reach d, until stop.
+func (s *stallReader) watch(d time.Duration, cancel context.CancelCauseFunc) {
+	s.last.Store(int64(time.Since(epoch)))
+	s.t = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if s.stopped.Load() {
+			return
+		}
+		silent := time.Since(epoch) - time.Duration(s.last.Load())
+		if silent >= d {
+			cancel(fmt.Errorf("%w: no bytes from the server for %v", ErrStalled, d))
+			return
+		}
+		s.t.Reset(d - silent)
+	})
+	s.t.Reset(d) // only now: the function reads s.t
+}
+
+func (s *stallReader) stop() {
+	s.stopped.Store(true)
+	s.t.Stop()
 }
 
 // InferStream implements model.Streamer: it always streams, whatever the
@@ -536,6 +537,14 @@ func (m *Model) InferStream(ctx context.Context, req model.Request, fn func(mode
 	return m.do(ctx, req, true, fn)
 }
 
+// bodyReader is a request body that needs no closing.
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
+
+// bufPool holds request bodies and non-streamed answers between requests.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(model.Token) error) (model.Response, error) {
 	c, err := m.httpClient()
 	if err != nil {
@@ -544,7 +553,16 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 	if err := ctx.Err(); err != nil {
 		return model.Response{}, err
 	}
-	data, path := m.requestBody(req, stream)
+	path := complPath
+	if m.opts.API == Chat {
+		path = chatPath
+	}
+	// The body stays with the request (the transport may read it again to
+	// retry on a connection the server had closed), so it is not pooled.
+	data, err := m.appendBody(make([]byte, 0, 160+len(req.Prompt)), req, stream)
+	if err != nil {
+		return model.Response{}, fmt.Errorf("openai: %w", err)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if m.opts.Timeout > 0 {
@@ -552,34 +570,49 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		ctx, tc = context.WithTimeout(ctx, m.opts.Timeout)
 		defer tc()
 	}
-	stall := time.AfterFunc(m.opts.StallTimeout, func() {
-		cancel(fmt.Errorf("%w: no bytes from the server for %v", ErrStalled, m.opts.StallTimeout))
-	})
-	defer stall.Stop()
-
-	hreq, err := m.newRequest(ctx, http.MethodPost, path, data)
-	if err != nil {
-		return model.Response{}, err
+	body := &bodyReader{}
+	body.Reset(data)
+	proto := http.Request{
+		Method:        http.MethodPost,
+		URL:           m.posts[path],
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        m.header,
+		Body:          body,
+		ContentLength: int64(len(data)),
+		GetBody: func() (io.ReadCloser, error) {
+			b := &bodyReader{}
+			b.Reset(data)
+			return b, nil
+		},
+		Host: m.posts[path].Host,
 	}
+	hreq := proto.WithContext(ctx)
+	sr := &stallReader{}
+	sr.watch(m.opts.StallTimeout, cancel)
+	defer sr.stop()
+
 	var resp model.Response
 	resp.Start = time.Now()
-	hresp, err := c.Do(hreq)
+	// The transport itself: no redirects to follow, no cookies to keep.
+	hresp, err := c.Transport.RoundTrip(hreq)
 	if err != nil {
 		return resp, m.transportError(ctx, err)
 	}
 	defer hresp.Body.Close()
-	stall.Reset(m.opts.StallTimeout)
-	body := &stallReader{r: hresp.Body, t: stall, d: m.opts.StallTimeout}
+	sr.r = hresp.Body
+	sr.last.Store(int64(time.Since(epoch)))
 	if hresp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+		b, _ := io.ReadAll(io.LimitReader(sr, 64<<10))
 		resp.Duration = time.Since(resp.Start)
 		return resp, &HTTPError{StatusCode: hresp.StatusCode, Path: m.base.Path + path, Message: errorBody(b)}
 	}
 	ct := hresp.Header.Get("Content-Type")
 	if !strings.HasPrefix(ct, "text/event-stream") {
-		err = m.readWhole(body, &resp, fn)
+		err = m.readWhole(sr, hresp.ContentLength, &resp, fn)
 	} else {
-		err = m.readStream(body, &resp, fn)
+		err = m.readStream(sr, req.MaxTokens, &resp, fn)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -590,44 +623,81 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 	return resp, nil
 }
 
-// readWhole reads a non-streamed answer. The first token is taken to
-// arrive with the whole answer.
-func (m *Model) readWhole(r io.Reader, resp *model.Response, fn func(model.Token) error) error {
-	b, err := io.ReadAll(io.LimitReader(r, m.opts.MaxBody+1))
-	end := time.Since(resp.Start)
-	if err != nil {
-		return fmt.Errorf("reading the answer: %w", err)
-	}
-	if int64(len(b)) > m.opts.MaxBody {
+// readWhole reads a non-streamed answer of size bytes (-1: unknown). The
+// first token is taken to arrive with the whole answer.
+func (m *Model) readWhole(r io.Reader, size int64, resp *model.Response, fn func(model.Token) error) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	b := (*bp)[:0]
+	if size > m.opts.MaxBody {
 		return fmt.Errorf("answer larger than %d bytes", m.opts.MaxBody)
 	}
-	var c chunk
-	if err := json.Unmarshal(b, &c); err != nil {
-		return fmt.Errorf("malformed answer: %v", err)
+	if size >= 0 && int64(cap(b)) < size+1 {
+		b = make([]byte, 0, size+1)
 	}
-	if e := c.errorText(); e != "" {
-		return &StreamError{Message: e}
+	var err error
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		var n int
+		n, err = r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > m.opts.MaxBody {
+			return fmt.Errorf("answer larger than %d bytes", m.opts.MaxBody)
+		}
+		if err != nil {
+			break
+		}
 	}
-	text, finish := c.content()
+	*bp = b[:0]
+	end := time.Since(resp.Start)
+	if err != io.EOF {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	var fc fastChunk
+	var text string
+	finish := ""
+	if scanChunk(b, &fc) {
+		text, finish = string(fc.text), finishReason(fc.finish)
+		if fc.hasUsage {
+			resp.PromptTokens = fc.usage.PromptTokens
+			resp.ServerOutputTokens = fc.usage.CompletionTokens
+			resp.OutputTokens = fc.usage.CompletionTokens
+		}
+	} else {
+		var c chunk
+		if err := json.Unmarshal(b, &c); err != nil {
+			return fmt.Errorf("malformed answer: %v", err)
+		}
+		if e := c.errorText(); e != "" {
+			return &StreamError{Message: e}
+		}
+		text, finish = c.content()
+		if c.Usage != nil {
+			resp.PromptTokens = c.Usage.PromptTokens
+			resp.ServerOutputTokens = c.Usage.CompletionTokens
+			resp.OutputTokens = c.Usage.CompletionTokens
+		}
+	}
 	resp.Text, resp.FinishReason = text, finish
 	resp.Duration = end
 	resp.FirstToken = end
-	if c.Usage != nil {
-		resp.PromptTokens = c.Usage.PromptTokens
-		resp.ServerOutputTokens = c.Usage.CompletionTokens
-		resp.OutputTokens = c.Usage.CompletionTokens
-	}
 	if text != "" && fn != nil {
 		return fn(model.Token{ID: -1, Text: text, At: end})
 	}
 	return nil
 }
 
-// readStream reads a server-sent event stream into resp.
-func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Token) error) error {
+// readStream reads a server-sent event stream into resp. maxTokens sizes
+// the chunk times (0: unknown).
+func (m *Model) readStream(r io.Reader, maxTokens int, resp *model.Response, fn func(model.Token) error) error {
 	sse := NewSSEReader(r, nil, 0)
-	var text strings.Builder
-	var c chunk
+	if maxTokens > 0 {
+		resp.ChunkTimes = make([]time.Duration, 0, min(maxTokens, 4096))
+	}
+	var text []byte
+	var fc fastChunk
 	var last time.Time
 	done := false
 	events := 0
@@ -637,7 +707,7 @@ func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Toke
 			break
 		}
 		if err != nil {
-			m.finish(resp, &text, sse.LastRead())
+			m.finish(resp, text, sse.LastRead())
 			return fmt.Errorf("reading the stream after %d chunks: %w", len(resp.ChunkTimes), err)
 		}
 		events++
@@ -650,27 +720,40 @@ func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Toke
 		if len(d) == 0 {
 			continue
 		}
-		c = chunk{}
-		if err := json.Unmarshal(d, &c); err != nil {
-			m.finish(resp, &text, sse.LastRead())
-			return fmt.Errorf("malformed SSE chunk (event %d): %v", events, err)
-		}
-		if e := c.errorText(); e != "" || ev.Name == "error" {
-			if e == "" {
-				e = string(d)
+		var s []byte
+		if ev.Name != "error" && scanChunk(d, &fc) {
+			if fc.hasUsage {
+				resp.PromptTokens = fc.usage.PromptTokens
+				resp.ServerOutputTokens = fc.usage.CompletionTokens
 			}
-			m.finish(resp, &text, sse.LastRead())
-			return &StreamError{Message: e, Chunks: len(resp.ChunkTimes)}
+			if len(fc.finish) > 0 {
+				resp.FinishReason = finishReason(fc.finish)
+			}
+			s = fc.text
+		} else {
+			var c chunk
+			if err := json.Unmarshal(d, &c); err != nil {
+				m.finish(resp, text, sse.LastRead())
+				return fmt.Errorf("malformed SSE chunk (event %d): %v", events, err)
+			}
+			if e := c.errorText(); e != "" || ev.Name == "error" {
+				if e == "" {
+					e = string(d)
+				}
+				m.finish(resp, text, sse.LastRead())
+				return &StreamError{Message: e, Chunks: len(resp.ChunkTimes)}
+			}
+			if c.Usage != nil {
+				resp.PromptTokens = c.Usage.PromptTokens
+				resp.ServerOutputTokens = c.Usage.CompletionTokens
+			}
+			str, finish := c.content()
+			if finish != "" {
+				resp.FinishReason = finish
+			}
+			s = []byte(str)
 		}
-		if c.Usage != nil {
-			resp.PromptTokens = c.Usage.PromptTokens
-			resp.ServerOutputTokens = c.Usage.CompletionTokens
-		}
-		s, finish := c.content()
-		if finish != "" {
-			resp.FinishReason = finish
-		}
-		if s == "" {
+		if len(s) == 0 {
 			continue // role-only, empty or usage-only chunks carry no token
 		}
 		at := ev.At.Sub(resp.Start)
@@ -678,10 +761,10 @@ func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Toke
 			resp.FirstToken = at
 		}
 		resp.ChunkTimes = append(resp.ChunkTimes, at)
-		text.WriteString(s)
+		text = append(text, s...)
 		if fn != nil {
-			if err := fn(model.Token{ID: -1, Text: s, At: at}); err != nil {
-				m.finish(resp, &text, sse.LastRead())
+			if err := fn(model.Token{ID: -1, Text: string(s), At: at}); err != nil {
+				m.finish(resp, text, sse.LastRead())
 				return err
 			}
 		}
@@ -689,7 +772,7 @@ func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Toke
 	if last.IsZero() {
 		last = sse.LastRead()
 	}
-	m.finish(resp, &text, last)
+	m.finish(resp, text, last)
 	if len(resp.ChunkTimes) == 0 && resp.ServerOutputTokens == 0 && !done && sse.BytesRead() == 0 {
 		return errors.New("empty stream: the server closed it without sending anything")
 	}
@@ -697,8 +780,8 @@ func (m *Model) readStream(r io.Reader, resp *model.Response, fn func(model.Toke
 }
 
 // finish fills in the response's totals from what was read.
-func (m *Model) finish(resp *model.Response, text *strings.Builder, last time.Time) {
-	resp.Text = text.String()
+func (m *Model) finish(resp *model.Response, text []byte, last time.Time) {
+	resp.Text = string(text)
 	if !last.IsZero() {
 		resp.Duration = last.Sub(resp.Start)
 	} else {
