@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -34,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Quirks are stream shapes that real servers produce and a client must
@@ -85,8 +86,10 @@ type Config struct {
 	Quirks Quirks
 	// Seed seeds the jitter and failure draws.
 	Seed uint64
-	// OnDone, when set, is called after each completion request with its
-	// schedule and what was written when.
+	// OnDone, when set, is called for each completion request with its
+	// schedule and what was written when: once its last token is written,
+	// before the response ends (so that a client that has read the whole
+	// answer finds it reported), or when it fails.
 	OnDone func(Log)
 }
 
@@ -114,6 +117,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	closing   chan struct{}
 	closeOnce sync.Once
+	clock     *clock
 
 	m metrics
 }
@@ -126,7 +130,7 @@ func New(cfg Config) *Server {
 	if cfg.DefaultMaxTokens <= 0 {
 		cfg.DefaultMaxTokens = 16
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), models: map[string]bool{}, modelJ: map[string][]byte{}, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), models: map[string]bool{}, modelJ: map[string][]byte{}, closing: make(chan struct{}), clock: newClock()}
 	for _, m := range cfg.Models {
 		s.models[m] = true
 		s.modelJ[m], _ = json.Marshal(m)
@@ -158,6 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Stop() {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.wg.Wait()
+	s.clock.close()
 }
 
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
@@ -204,8 +209,8 @@ type completionRequest struct {
 	Model    string          `json:"model"`
 	Prompt   json.RawMessage `json:"prompt"`
 	Messages []struct {
-		Role    string `json:"role"`
-		Content any    `json:"content"`
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"` // a string, or a list of parts with text
 	} `json:"messages"`
 	MaxTokens           *int  `json:"max_tokens"`
 	MaxCompletionTokens *int  `json:"max_completion_tokens"`
@@ -231,18 +236,28 @@ func (c *completionRequest) promptText() (string, error) {
 	}
 	var b strings.Builder
 	for _, m := range c.Messages {
-		switch v := m.Content.(type) {
-		case string:
-			b.WriteString(v)
+		if len(m.Content) == 0 || m.Content[0] == 'n' { // absent or null
+			continue
+		}
+		var text string
+		if json.Unmarshal(m.Content, &text) == nil {
+			if len(c.Messages) == 1 {
+				return text + " ", nil
+			}
+			b.WriteString(text)
 			b.WriteByte(' ')
-		case []any:
-			for _, p := range v {
-				if pm, ok := p.(map[string]any); ok {
-					if t, ok := pm["text"].(string); ok {
-						b.WriteString(t)
-						b.WriteByte(' ')
-					}
-				}
+			continue
+		}
+		var parts []struct {
+			Text *string `json:"text"`
+		}
+		if json.Unmarshal(m.Content, &parts) != nil {
+			continue // other shapes carry no text
+		}
+		for _, p := range parts {
+			if p.Text != nil {
+				b.WriteString(*p.Text)
+				b.WriteByte(' ')
 			}
 		}
 	}
@@ -252,10 +267,72 @@ func (c *completionRequest) promptText() (string, error) {
 // countTokens is the simulated tokenizer: whitespace-separated words, at
 // least one.
 func countTokens(s string) int {
-	return max(1, len(strings.Fields(s)))
+	n := 0
+	in := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			sp := asciiSpace[c]
+			if !sp && !in {
+				n++
+			}
+			in = !sp
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		sp := unicode.IsSpace(r)
+		if !sp && !in {
+			n++
+		}
+		in = !sp
+	}
+	return max(1, n)
 }
 
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
 var vocab = []string{" the", " model", " answers", " with", " tokens", " on", " a", " known", " schedule", " and", " every", " one", " arrives", " in", " time", " for", " piobench", " to", " measure", " it"}
+
+// connKey is the context key of a request's connection.
+type connKey struct{}
+
+// bodyPool holds request bodies while they are read.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxBody = 16 << 20
+
+// readBody reads a request body of at most maxBody bytes into b.
+func readBody(r *http.Request, b []byte) ([]byte, error) {
+	if n := r.ContentLength; n > maxBody {
+		return b, fmt.Errorf("larger than %d bytes", maxBody)
+	} else if n > 0 && int64(cap(b)) < n+1 {
+		b = make([]byte, 0, n+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if len(b) > maxBody {
+			return b, fmt.Errorf("larger than %d bytes", maxBody)
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+var (
+	jsonType  = []string{"application/json"}
+	eventType = []string{"text/event-stream"}
+	noCache   = []string{"no-cache"}
+)
 
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	arrival := time.Now()
@@ -263,9 +340,25 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	var req completionRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<20)).Decode(&req); err != nil {
+	bp := bodyPool.Get().(*[]byte)
+	body, err := readBody(r, (*bp)[:0])
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if cap(body) <= 1<<20 {
+		*bp = body[:0]
+	}
+	bodyPool.Put(bp)
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadRequestError", "request body is not valid JSON: "+err.Error())
 		return
+	}
+	// The request arrived when its last bytes did: the kernel's receive
+	// time where the connection knows it, not when this handler ran.
+	if c, ok := r.Context().Value(connKey{}).(*stampConn); ok {
+		if a := c.arrival(); !a.IsZero() {
+			arrival = a
+		}
 	}
 	if !s.models[req.Model] {
 		writeError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model))
@@ -281,7 +374,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	maxTokens := s.cfg.DefaultMaxTokens
-	for _, p := range []*int{req.MaxTokens, req.MaxCompletionTokens} {
+	for _, p := range [2]*int{req.MaxTokens, req.MaxCompletionTokens} {
 		if p != nil {
 			if *p < 1 {
 				writeError(w, http.StatusBadRequest, "BadRequestError", "max_tokens must be at least 1")
@@ -291,7 +384,6 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 	n := s.reqs.Add(1)
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, n))
 	s.active.Add(1)
 	s.m.running.Add(1)
 	defer func() {
@@ -301,13 +393,19 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	promptTokens := countTokens(prompt)
 	s.m.promptTokens.Add(uint64(promptTokens))
 
-	lg := Log{Arrival: arrival, Stream: req.Stream, Status: http.StatusOK, MaxTokens: maxTokens, Seed: req.Seed}
-	defer func() {
-		if s.cfg.OnDone != nil {
-			s.cfg.OnDone(lg)
-		}
-	}()
-	if s.cfg.FailRate > 0 && rng.Float64() < s.cfg.FailRate {
+	g := &gen{
+		s: s, w: w, chat: chat, q: s.cfg.Quirks, n: n,
+		model:  s.modelJ[req.Model],
+		seed:   fnvHash(prompt) ^ uint64(req.Seed),
+		usage:  req.StreamOptions != nil && req.StreamOptions.IncludeUsage,
+		prompt: promptTokens, max: maxTokens,
+		created: arrival.Unix(),
+		log:     Log{Arrival: arrival, Stream: req.Stream, Status: http.StatusOK, MaxTokens: maxTokens, Seed: req.Seed},
+		wt:      waiter{idx: -1},
+	}
+	lg := &g.log
+	defer g.report()
+	if s.cfg.FailRate > 0 && g.random().Float64() < s.cfg.FailRate {
 		lg.Status, lg.Failure = http.StatusInternalServerError, "http_error"
 		s.m.failed.Add(1)
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "injected failure")
@@ -315,28 +413,17 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	failAt, stallAt := -1, -1
 	if req.Stream {
-		if s.cfg.MidStreamErrorRate > 0 && rng.Float64() < s.cfg.MidStreamErrorRate {
+		if s.cfg.MidStreamErrorRate > 0 && g.random().Float64() < s.cfg.MidStreamErrorRate {
 			failAt = maxTokens / 2
-		} else if s.cfg.StallRate > 0 && rng.Float64() < s.cfg.StallRate {
+		} else if s.cfg.StallRate > 0 && g.random().Float64() < s.cfg.StallRate {
 			stallAt = maxTokens / 2
 		}
-	}
-
-	g := &gen{
-		s: s, w: w, chat: chat, rng: rng, q: s.cfg.Quirks,
-		id:     strconv.FormatUint(n, 10),
-		model:  s.modelJ[req.Model],
-		seed:   fnvHash(prompt) ^ uint64(req.Seed),
-		usage:  req.StreamOptions != nil && req.StreamOptions.IncludeUsage,
-		prompt: promptTokens, max: maxTokens, log: &lg,
-		created: strconv.FormatInt(arrival.Unix(), 10),
 	}
 	if s.cfg.OnDone != nil {
 		lg.Due = make([]time.Time, 0, maxTokens)
 		lg.Written = make([]time.Time, 0, maxTokens)
 	}
 	ctx := r.Context()
-	defer func() { g.fine.close() }()
 	if req.Stream {
 		g.stream(ctx, arrival, failAt, stallAt)
 	} else {
@@ -351,31 +438,45 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 }
 
+// fnvHash is 64-bit FNV-1a.
 func fnvHash(s string) uint64 {
-	h := fnv.New64a()
-	io.WriteString(h, s)
-	return h.Sum64()
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // gen writes one answer.
 type gen struct {
-	s       *Server
-	w       http.ResponseWriter
-	chat    bool
-	rng     *rand.Rand
-	q       Quirks
-	id      string
-	model   []byte
-	created string
-	seed    uint64
-	usage   bool
-	prompt  int
-	max     int
-	log     *Log
-	buf     []byte
-	firstAt time.Time
-	events  int
-	fine    *fineTimer
+	s        *Server
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	chat     bool
+	rng      *rand.Rand
+	q        Quirks
+	n        uint64 // the request's number, its id
+	model    []byte
+	created  int64
+	seed     uint64
+	usage    bool
+	prompt   int
+	max      int
+	log      Log
+	firstAt  time.Time
+	events   int
+	wt       waiter
+	reported bool
+}
+
+// random returns the request's random source, made on first use (its
+// draws are the same whenever that is).
+func (g *gen) random() *rand.Rand {
+	if g.rng == nil {
+		g.rng = rand.New(rand.NewPCG(g.s.cfg.Seed, g.n))
+	}
+	return g.rng
 }
 
 // delay draws a delay around mean, stretched by the current load.
@@ -385,7 +486,7 @@ func (g *gen) delay(mean time.Duration) time.Duration {
 	}
 	d := float64(mean)
 	if j := g.s.cfg.Jitter; j > 0 {
-		d *= math.Exp(j*g.rng.NormFloat64() - j*j/2)
+		d *= math.Exp(j*g.random().NormFloat64() - j*j/2)
 	}
 	if c := g.s.cfg.Capacity; c > 0 {
 		if a := g.s.active.Load(); a > int64(c) {
@@ -405,49 +506,37 @@ func (g *gen) token(i int) string {
 	return vocab[x%uint64(len(vocab))]
 }
 
-// fineSpan is the last stretch before a deadline slept with the fine timer.
-const fineSpan = 2 * time.Millisecond
-
 // wait blocks until t, the server stops or the client leaves; it reports
-// whether to go on. It sleeps on a Go timer until shortly before t, then on
-// the fine timer, so tokens leave on time to within tens of microseconds.
-func (g *gen) wait(ctx context.Context, timer **time.Timer, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
+// whether to go on. The server's clock wakes it at t.
+func (g *gen) wait(ctx context.Context, t time.Time) bool {
+	if !t.After(time.Now()) {
 		return ctx.Err() == nil
 	}
-	if d > fineSpan {
-		if *timer == nil {
-			*timer = time.NewTimer(d - fineSpan)
-		} else {
-			(*timer).Reset(d - fineSpan)
-		}
-		select {
-		case <-(*timer).C:
-		case <-ctx.Done():
-			return false
-		case <-g.s.closing:
-			return false
-		}
+	w := &g.wt
+	if w.ch == nil {
+		w.ch = make(chan struct{}, 1)
 	}
-	if g.fine == nil {
-		g.fine = newFineTimer()
+	w.due = t
+	g.s.clock.add(w)
+	select {
+	case <-w.ch:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+	case <-g.s.closing:
 	}
-	g.fine.sleep(time.Until(t))
-	return ctx.Err() == nil
+	g.s.clock.remove(w)
+	return false
 }
 
 func (g *gen) whole(ctx context.Context, arrival time.Time) {
-	var timer *time.Timer
 	// The schedule is drawn step by step so that load changes stretch it
 	// as they happen.
 	t := arrival.Add(g.delay(g.s.cfg.TTFT + time.Duration(g.prompt)*g.s.cfg.PrefillPerToken))
-	var text strings.Builder
 	for i := 0; i < g.max; i++ {
 		if i > 0 {
 			t = t.Add(g.delay(g.s.cfg.ITL))
 		}
-		if !g.wait(ctx, &timer, t) {
+		if !g.wait(ctx, t) {
 			g.log.Failure = "client_gone"
 			return
 		}
@@ -457,50 +546,84 @@ func (g *gen) whole(ctx context.Context, arrival time.Time) {
 		if g.log.Due != nil {
 			g.log.Due = append(g.log.Due, t)
 		}
-		text.WriteString(g.token(i))
-	}
-	if timer != nil {
-		timer.Stop()
 	}
 	g.s.m.genTokens.Add(uint64(g.max))
-	b := g.buf[:0]
-	b = append(b, `{"id":"`...)
-	if g.chat {
-		b = append(b, `chatcmpl-`...)
-	} else {
-		b = append(b, `cmpl-`...)
-	}
-	b = append(b, g.id...)
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	b := g.head((*bp)[:0])
 	if g.chat {
 		b = append(b, `","object":"chat.completion","created":`...)
 	} else {
 		b = append(b, `","object":"text_completion","created":`...)
 	}
-	b = append(b, g.created...)
-	b = append(b, `,"model":`...)
-	b = append(b, g.model...)
-	b = append(b, `,"choices":[{"index":0,`...)
-	txt, _ := json.Marshal(text.String())
+	b = g.tail(b)
 	if g.chat {
-		b = append(b, `"message":{"role":"assistant","content":`...)
-		b = append(b, txt...)
-		b = append(b, '}')
+		b = append(b, `"message":{"role":"assistant","content":"`...)
 	} else {
-		b = append(b, `"text":`...)
-		b = append(b, txt...)
+		b = append(b, `"text":"`...)
+	}
+	for i := 0; i < g.max; i++ {
+		b = append(b, g.token(i)...) // vocabulary words need no escaping
+	}
+	b = append(b, '"')
+	if g.chat {
+		b = append(b, '}')
 	}
 	b = append(b, `,"finish_reason":"length"}],"usage":`...)
 	b = g.appendUsage(b)
 	b = append(b, "}\n"...)
-	g.w.Header().Set("Content-Type", "application/json")
-	g.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	now := time.Now()
-	g.w.Write(b)
-	if g.log.Written != nil {
-		for range g.max {
-			g.log.Written = append(g.log.Written, now)
-		}
+	h := g.w.Header()
+	h["Content-Type"] = jsonType
+	if len(b) > 2000 {
+		// Smaller answers are measured by net/http itself.
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	}
+	now := time.Now()
+	if g.s.cfg.OnDone != nil {
+		// The answer is complete only with its last byte: report first.
+		g.w.Write(b[:len(b)-1])
+		g.log.Written = appendTimes(g.log.Written, now, g.max)
+		g.report()
+		g.w.Write(b[len(b)-1:])
+	} else {
+		g.w.Write(b)
+	}
+	if cap(b) <= 1<<20 {
+		*bp = b[:0]
+	}
+}
+
+func appendTimes(ts []time.Time, t time.Time, n int) []time.Time {
+	for range n {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// report hands the request's log to Config.OnDone, once.
+func (g *gen) report() {
+	if g.s.cfg.OnDone != nil && !g.reported {
+		g.reported = true
+		g.s.cfg.OnDone(g.log)
+	}
+}
+
+// head appends the start of an answer or chunk, up to its id.
+func (g *gen) head(b []byte) []byte {
+	if g.chat {
+		b = append(b, `{"id":"chatcmpl-`...)
+	} else {
+		b = append(b, `{"id":"cmpl-`...)
+	}
+	return strconv.AppendUint(b, g.n, 10)
+}
+
+// tail appends the creation time, the model and the start of the choice.
+func (g *gen) tail(b []byte) []byte {
+	b = strconv.AppendInt(b, g.created, 10)
+	b = append(b, `,"model":`...)
+	b = append(b, g.model...)
+	return append(b, `,"choices":[{"index":0,`...)
 }
 
 func (g *gen) appendUsage(b []byte) []byte {
@@ -542,22 +665,13 @@ func (g *gen) event(b []byte, payload func([]byte) []byte) []byte {
 // empty (completions) chunk, finish the finish reason.
 func (g *gen) chunk(b []byte, content *string, finish string) []byte {
 	return g.event(b, func(b []byte) []byte {
-		b = append(b, `{"id":"`...)
-		if g.chat {
-			b = append(b, `chatcmpl-`...)
-		} else {
-			b = append(b, `cmpl-`...)
-		}
-		b = append(b, g.id...)
+		b = g.head(b)
 		if g.chat {
 			b = append(b, `","object":"chat.completion.chunk","created":`...)
 		} else {
 			b = append(b, `","object":"text_completion","created":`...)
 		}
-		b = append(b, g.created...)
-		b = append(b, `,"model":`...)
-		b = append(b, g.model...)
-		b = append(b, `,"choices":[{"index":0,`...)
+		b = g.tail(b)
 		if g.chat {
 			if content == nil {
 				b = append(b, `"delta":{"role":"assistant","content":""}`...)
@@ -594,12 +708,14 @@ func (g *gen) flush(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	rc := http.NewResponseController(g.w)
+	if g.rc == nil {
+		g.rc = http.NewResponseController(g.w)
+	}
 	write := func(p []byte) error {
 		if _, err := g.w.Write(p); err != nil {
 			return err
 		}
-		return rc.Flush()
+		return g.rc.Flush()
 	}
 	if !g.q.SplitWrites {
 		return write(b)
@@ -639,10 +755,17 @@ func (g *gen) flush(b []byte) error {
 
 func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int) {
 	h := g.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
+	h["Content-Type"] = eventType
+	h["Cache-Control"] = noCache
 	g.w.WriteHeader(http.StatusOK)
-	var b []byte
+	bp := bodyPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	defer func() {
+		if cap(b) <= 1<<20 {
+			*bp = b[:0]
+		}
+		bodyPool.Put(bp)
+	}()
 	if g.q.RoleChunk {
 		b = g.chunk(b, nil, "")
 	}
@@ -651,12 +774,6 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 		return
 	}
 	b = b[:0]
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	t := arrival.Add(g.delay(g.s.cfg.TTFT + time.Duration(g.prompt)*g.s.cfg.PrefillPerToken))
 	pending := 0 // tokens in b, not yet written
 	sent := 0
@@ -707,7 +824,7 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 			if !writeOut() {
 				return
 			}
-			if !g.wait(ctx, &timer, t) {
+			if !g.wait(ctx, t) {
 				g.log.Failure = "client_gone"
 				return
 			}
@@ -731,10 +848,21 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 		}
 	}
 	g.s.m.genTokens.Add(uint64(g.max))
+	if g.s.cfg.OnDone != nil {
+		// The last tokens, then the report, then the end of the stream.
+		if !writeOut() {
+			return
+		}
+		g.report()
+	}
 	if g.usage {
 		b = g.event(b, func(b []byte) []byte {
-			b = append(b, `{"id":"`...)
-			b = append(b, g.id...)
+			if g.chat {
+				b = append(b, `{"id":"chatcmpl-`...)
+			} else {
+				b = append(b, `{"id":"cmpl-`...)
+			}
+			b = strconv.AppendUint(b, g.n, 10)
 			b = append(b, `","object":"`...)
 			if g.chat {
 				b = append(b, "chat.completion.chunk"...)
@@ -742,7 +870,7 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 				b = append(b, "text_completion"...)
 			}
 			b = append(b, `","created":`...)
-			b = append(b, g.created...)
+			b = strconv.AppendInt(b, g.created, 10)
 			b = append(b, `,"model":`...)
 			b = append(b, g.model...)
 			b = append(b, `,"choices":[],"usage":`...)
@@ -779,10 +907,16 @@ func Listen(addr string, cfg Config) (*Listening, error) {
 func Serve(ln net.Listener, cfg Config) *Listening {
 	s := New(cfg)
 	l := &Listening{Server: s, Addr: ln.Addr(), URL: "http://" + ln.Addr().String(), done: make(chan struct{})}
-	l.srv = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute}
+	l.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: time.Minute,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+	}
 	go func() {
 		defer close(l.done)
-		l.srv.Serve(ln)
+		l.srv.Serve(stampListener{ln})
 	}()
 	return l
 }
@@ -806,4 +940,15 @@ func (l *Listening) Shutdown(ctx context.Context) error {
 	l.Server.Stop()
 	<-l.done
 	return err
+}
+
+// stampListener accepts connections that note when their bytes arrived.
+type stampListener struct{ net.Listener }
+
+func (l stampListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newStampConn(c), nil
 }
