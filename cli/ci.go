@@ -171,9 +171,14 @@ func runCI(ctx context.Context, c *cobra.Command, runCmd *cobra.Command, f *ciFl
 			return storeUsage(err)
 		}
 	}
-	base, baseDesc, err := ciBaseline(ctx, st, f.baseline, newRun, fp, alreadyRecorded)
+	base, baseUnits, baseDesc, err := ciBaseline(ctx, st, f.baseline, newRun, fp, alreadyRecorded)
 	if err != nil {
 		return err
+	}
+	for _, r := range newRun.Results {
+		if u, ok := baseUnits[[2]string{r.ModelName, r.BenchmarkName}]; ok && u != r.Unit {
+			return usagef("%s on %s is in %q, but its baseline is in %q: mixed units in one series", r.BenchmarkName, r.ModelName, r.Unit, u)
+		}
 	}
 
 	// Compare.
@@ -271,8 +276,9 @@ func dbExists(db string) bool {
 }
 
 // ciBaseline collects the baseline runs of each series (model, benchmark).
-func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result.Run, fp string, recorded bool) (map[[2]string][]regress.Obs, string, error) {
+func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result.Run, fp string, recorded bool) (map[[2]string][]regress.Obs, map[[2]string]string, string, error) {
 	out := map[[2]string][]regress.Obs{}
+	units := map[[2]string]string{}
 	addPoints := func(pts []store.Point) int {
 		runs := map[string]bool{}
 		for _, p := range pts {
@@ -281,6 +287,7 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 			}
 			k := [2]string{p.Model, p.Benchmark}
 			out[k] = append(out[k], regress.Obs{Value: p.Value, Samples: p.Samples})
+			units[k] = p.Unit
 			runs[p.RunID] = true
 		}
 		return len(runs)
@@ -289,7 +296,7 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 		if fi, err := os.Stat(spec); err == nil && !fi.IsDir() {
 			rs, err := readInput(spec)
 			if err != nil {
-				return nil, "", asUsage(err)
+				return nil, nil, "", asUsage(err)
 			}
 			for _, r := range rs {
 				for _, x := range r.run.Results {
@@ -299,12 +306,13 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 					xs, _ := store.Samples(x.Metadata)
 					k := [2]string{x.ModelName, x.BenchmarkName}
 					out[k] = append(out[k], regress.Obs{Value: x.Value, Samples: xs})
+					units[k] = x.Unit
 				}
 			}
-			return out, fmt.Sprintf("%d runs from %s", len(rs), spec), nil
+			return out, units, fmt.Sprintf("%d runs from %s", len(rs), spec), nil
 		}
 		if st == nil {
-			return nil, "", usagef("--baseline %s: no such file, and no history database to find a run or branch in", spec)
+			return nil, nil, "", usagef("--baseline %s: no such file, and no history database to find a run or branch in", spec)
 		}
 		run, info, err := st.Run(ctx, spec)
 		if err == nil {
@@ -315,35 +323,36 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 				xs, _ := store.Samples(x.Metadata)
 				k := [2]string{x.ModelName, x.BenchmarkName}
 				out[k] = append(out[k], regress.Obs{Value: x.Value, Samples: xs})
+				units[k] = x.Unit
 			}
 			desc := "run " + spec
 			if info.Fingerprint != fp {
 				desc += " (NOTE: recorded in another environment, " + info.Fingerprint + ")"
 			}
-			return out, desc, nil
+			return out, units, desc, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, "", storeUsage(err)
+			return nil, nil, "", storeUsage(err)
 		}
 		pts, err := st.History(ctx, store.HistoryQuery{Branch: spec, Fingerprint: fp})
 		if err != nil {
-			return nil, "", storeUsage(err)
+			return nil, nil, "", storeUsage(err)
 		}
 		if len(pts) == 0 {
 			any, err := st.History(ctx, store.HistoryQuery{Branch: spec})
 			if err != nil {
-				return nil, "", storeUsage(err)
+				return nil, nil, "", storeUsage(err)
 			}
 			if len(any) == 0 {
-				return nil, "", usagef("--baseline %s: no run, branch or file of that name", spec)
+				return nil, nil, "", usagef("--baseline %s: no run, branch or file of that name", spec)
 			}
-			return out, fmt.Sprintf("none: branch %s has runs only in other environments", spec), nil
+			return out, units, fmt.Sprintf("none: branch %s has runs only in other environments", spec), nil
 		}
 		n := addPoints(pts)
-		return out, fmt.Sprintf("%d runs of branch %s in this environment", n, spec), nil
+		return out, units, fmt.Sprintf("%d runs of branch %s in this environment", n, spec), nil
 	}
 	if st == nil {
-		return out, "none (no history database)", nil
+		return out, units, "none (no history database)", nil
 	}
 	q := store.HistoryQuery{Fingerprint: fp}
 	if recorded {
@@ -351,13 +360,13 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 	}
 	pts, err := st.History(ctx, q)
 	if err != nil {
-		return nil, "", storeUsage(err)
+		return nil, nil, "", storeUsage(err)
 	}
 	n := addPoints(pts)
 	if n == 0 {
-		return out, "none: no earlier runs in this environment (" + fp + ")", nil
+		return out, units, "none: no earlier runs in this environment (" + fp + ")", nil
 	}
-	return out, fmt.Sprintf("%d earlier runs in this environment", n), nil
+	return out, units, fmt.Sprintf("%d earlier runs in this environment", n), nil
 }
 
 func verdictText(r ciRow) string {

@@ -152,6 +152,7 @@ func TestCIBadInput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	db, dir, next := ciHistory(t, 3, rng)
 	f := histRun(t, dir, "new", next, rng, "m", map[string]float64{"speed": 100}, map[string]string{"speed": "tokens/sec"})
+	otherUnit := histRun(t, dir, "unit", next, rng, "m", map[string]float64{"speed": 100}, map[string]string{"speed": "ms"})
 	two := histFile(t, dir, "two.csv", "model_name,benchmark_name,value,unit,category,timestamp\nm,b,1,ms,performance,2026-01-01T00:00:00Z\nm,b,2,ms,performance,2026-01-02T00:00:00Z\n")
 	for _, tc := range []struct {
 		name string
@@ -166,6 +167,7 @@ func TestCIBadInput(t *testing.T) {
 		{"unknown baseline", []string{"ci", "--results", f, "--db", db, "--baseline", "nope"}, "--baseline nope: no run, branch or file of that name"},
 		{"missing results", []string{"ci", "--results", filepath.Join(dir, "none.json"), "--db", db}, "none.json"},
 		{"two runs in results", []string{"ci", "--results", two, "--db", db}, "holds 2 runs"},
+		{"unit differs from history", []string{"ci", "--results", otherUnit, "--db", db}, `speed on m is in "ms", but its baseline is in "tokens/sec": mixed units in one series`},
 		{"unreachable postgres", []string{"ci", "--results", f, "--db", "postgres://127.0.0.1:1/x"}, "cannot connect to PostgreSQL"},
 		{"both directions", []string{"ci", "--results", f, "--db", db, "--higher-is-better", "x", "--lower-is-better", "x"}, "both --higher-is-better and --lower-is-better"},
 		{"unknown benchmark", []string{"ci", "--benchmark", "warp", "--db", db, "--out", filepath.Join(dir, "o")}, `unknown benchmark "warp"`},

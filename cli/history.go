@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -179,6 +180,18 @@ func readInput(path string) ([]inputRun, error) {
 	if run.RunID != "" {
 		return []inputRun{{run: run, origin: origin, file: path}}, nil
 	}
+	if ext == ".csv" {
+		// A CSV written by piobench run is named START_RUNID.csv: it is
+		// that run (so importing it and its JSON records the run once).
+		if m := runFileName.FindStringSubmatch(filepath.Base(path)); m != nil && len(store.SplitRuns(run.Results)) == 1 {
+			run.RunID = m[2]
+			if t, err := time.Parse("20060102T150405Z", m[1]); err == nil {
+				run.StartedAt = result.Time(t)
+			}
+			run.Config = map[string]any{"command": "import", "file": filepath.Base(path)}
+			return []inputRun{{run: run, origin: origin, file: path}}, nil
+		}
+	}
 	// Split into runs where a series repeats.
 	var out []inputRun
 	groups := store.SplitRuns(run.Results)
@@ -201,6 +214,9 @@ func readInput(path string) ([]inputRun, error) {
 	}
 	return out, nil
 }
+
+// runFileName matches the names of piobench's result files.
+var runFileName = regexp.MustCompile(`^(\d{8}T\d{6}Z)_([A-Za-z0-9_-]+)\.(?:csv|json)$`)
 
 // checkMixedUnits reports the first result whose series (model and
 // benchmark) was in another unit earlier in the input.

@@ -155,6 +155,19 @@ func TestRunRecordsHistory(t *testing.T) {
 		t.Errorf("samples read back: %v", back.Results[0].Metadata["samples"])
 	}
 
+	// Importing the run's own JSON and CSV files into another history
+	// records the run once, under its id.
+	other0 := filepath.Join(t.TempDir(), "other.db")
+	js, _ := filepath.Glob(filepath.Join(out, "*.json"))
+	cs, _ := filepath.Glob(filepath.Join(out, "*.csv"))
+	code, stdout, stderr = runMain(t, DefaultConfig(), "history", "import", "--db", other0, js[0], cs[0])
+	if code != 0 || !strings.Contains(stdout, "imported 1 runs (1 results)") || !strings.Contains(stdout, "1 already there") {
+		t.Errorf("import of the run's JSON and CSV: %d\n%s%s", code, stdout, stderr)
+	}
+	if rs := histRuns(t, other0); len(rs) != 1 || rs[0].ID != j.RunID {
+		t.Errorf("imported %+v", rs)
+	}
+
 	// --no-history records nothing.
 	out2 := filepath.Join(t.TempDir(), "results")
 	noHist := append(append([]string{}, args[:len(args)-1]...), out2, "--no-history")
