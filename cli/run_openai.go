@@ -31,6 +31,7 @@ type openaiFlags struct {
 	noUsage        bool
 	requestTimeout time.Duration
 	stallTimeout   time.Duration
+	maxResponse    int64
 	fs             *pflag.FlagSet // where the flags live, to tell which were given
 }
 
@@ -44,12 +45,13 @@ func addOpenAIFlags(fs *pflag.FlagSet, o *openaiFlags) {
 	fs.BoolVar(&o.noUsage, "no-usage", false, "do not ask for usage in streams (stream_options.include_usage), for servers that reject it")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 0, "limit per request (0: none)")
 	fs.DurationVar(&o.stallTimeout, "stall-timeout", 5*time.Minute, "fail a request after this long without a byte from the server")
+	fs.Int64Var(&o.maxResponse, "max-response-bytes", 64<<20, "fail a request whose response (streamed or not) passes this many bytes")
 }
 
 // given returns the flags that were given on the command line.
 func (o *openaiFlags) given() []string {
 	var out []string
-	for _, n := range []string{"endpoint", "model-id", "api", "api-key-env", "no-stream", "no-usage", "request-timeout", "stall-timeout"} {
+	for _, n := range []string{"endpoint", "model-id", "api", "api-key-env", "no-stream", "no-usage", "request-timeout", "stall-timeout", "max-response-bytes"} {
 		if fl := o.fs.Lookup(n); fl != nil && fl.Changed {
 			out = append(out, "--"+n)
 		}
@@ -71,6 +73,9 @@ func (o *openaiFlags) check() error {
 	if o.stallTimeout <= 0 {
 		return usagef("--stall-timeout %v: must be positive", o.stallTimeout)
 	}
+	if o.maxResponse <= 0 {
+		return usagef("--max-response-bytes %d: must be positive", o.maxResponse)
+	}
 	return nil
 }
 
@@ -82,6 +87,9 @@ func (o *openaiFlags) config() model.Config {
 		"stream":        strconv.FormatBool(!o.noStream),
 		"usage":         strconv.FormatBool(!o.noUsage),
 		"stall_timeout": o.stallTimeout.String(),
+	}
+	if o.maxResponse > 0 {
+		opts["max_response_bytes"] = strconv.FormatInt(o.maxResponse, 10)
 	}
 	if o.modelID != "" {
 		opts["model_id"] = o.modelID

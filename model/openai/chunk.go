@@ -72,7 +72,9 @@ func (c *chunk) content() (text, finish string) {
 }
 
 // errorText returns the message of an error the chunk carries, or "".
-func (c *chunk) errorText() string {
+func (c *chunk) errorText() string { return printable(c.rawErrorText()) }
+
+func (c *chunk) rawErrorText() string {
 	if len(c.Error) > 0 && string(c.Error) != "null" {
 		var e apiError
 		if json.Unmarshal(c.Error, &e) == nil && e.Message != "" {
@@ -106,7 +108,7 @@ func errorBody(body []byte) string {
 		Detail any `json:"detail"`
 	}
 	if json.Unmarshal(body, &detail) == nil && detail.Detail != nil {
-		return fmt.Sprint(detail.Detail)
+		return printable(fmt.Sprint(detail.Detail))
 	}
 	s := strings.TrimSpace(string(body))
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
@@ -115,5 +117,5 @@ func errorBody(body []byte) string {
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}
-	return s
+	return printable(s)
 }

@@ -601,7 +601,7 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		return resp, m.transportError(ctx, err)
 	}
 	defer hresp.Body.Close()
-	sr.r = hresp.Body
+	sr.r = newCapReader(hresp.Body, m.opts.MaxBody)
 	sr.last.Store(int64(time.Since(epoch)))
 	if hresp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(sr, 64<<10))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inference-pio/piobench/plugins/python"
+	"github.com/inference-pio/piobench/result"
 )
 
 // maxLine bounds one line of plugin output (a batch of long answers fits).
@@ -456,21 +457,9 @@ func openStderrLog(name, path string) (*stderrLog, error) {
 	return &stderrLog{path: f.Name(), f: f}, nil
 }
 
-func safeName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		return "plugin"
-	}
-	return b.String()
-}
+// safeName makes a plugin's name safe in a file name (path separators,
+// NUL, very long names).
+func safeName(s string) string { return result.SafeFileName(s) }
 
 func (l *stderrLog) copy(r io.Reader) {
 	buf := make([]byte, 32<<10)
