@@ -152,7 +152,8 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 // BenchmarkRecord10000 records one run of 10,000 results, each with ten
-// samples, into a new SQLite file: the target is under 2 s.
+// samples, into a new SQLite file: the target is under 2 s. Only SaveRun
+// is timed (ns/op).
 func BenchmarkRecord10000(b *testing.B) {
 	names := make([]string, 10000)
 	for i := range names {
@@ -167,6 +168,7 @@ func BenchmarkRecord10000(b *testing.B) {
 		run.Results[i].Metadata["samples"] = xs
 	}
 	b.ReportAllocs()
+	b.StopTimer()
 	for i := 0; i < b.N; i++ {
 		path := filepath.Join(b.TempDir(), "h.db")
 		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
@@ -174,11 +176,9 @@ func BenchmarkRecord10000(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		start := time.Now()
 		if err := s.SaveRun(context.Background(), run, store.RunMeta{}); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(time.Since(start).Seconds(), "s/10000-results")
 		b.StopTimer()
 		s.Close()
 	}
