@@ -20,6 +20,7 @@ import (
 	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/result"
 	"github.com/inference-pio/piobench/runner"
+	"github.com/inference-pio/piobench/store"
 )
 
 type runFlags struct {
@@ -495,11 +496,13 @@ func plannedBenchmarks(ts []runner.Target, facts []bench.Factory) int {
 }
 
 // redactArgs returns the command line with the values of --env K=V flags
-// hidden, since environment values may be secrets.
+// hidden, since environment values may be secrets, and the passwords of
+// URLs (--endpoint http://user:pass@host, --db postgres://user:pass@host).
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	copy(out, args)
 	for i := 0; i < len(out); i++ {
+		out[i] = store.Redact(out[i])
 		a := out[i]
 		if a == "--env" && i+1 < len(out) {
 			k, _, _ := strings.Cut(out[i+1], "=")

@@ -1,10 +1,17 @@
 package openai
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/inference-pio/piobench/model"
 )
 
 func TestCapReader(t *testing.T) {
@@ -47,5 +54,57 @@ func TestPrintable(t *testing.T) {
 	}
 	if got := errorBody([]byte(`{"error":{"message":"bad \u001b[31m key"}}`)); got != "bad \ufffd[31m key" {
 		t.Errorf("errorBody of JSON = %q", got)
+	}
+}
+
+// TestKeyEchoedBackIsRedacted talks to a server that repeats the
+// Authorization header in everything it says: the key must not come back
+// in any error or answer.
+func TestKeyEchoedBackIsRedacted(t *testing.T) {
+	const key = "sk-echoed-5ecret-7e57"
+	t.Setenv("PIOBENCH_ECHO_KEY", key)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		switch {
+		case r.URL.Path == "/v1/models":
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":{"message":"key %s is not valid"}}`, auth)
+		default:
+			var body struct {
+				Prompt string `json:"prompt"`
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+			switch body.Prompt {
+			case "http":
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprintf(w, "upstream rejected %s", auth)
+			case "mid-stream":
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprintf(w, "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {\"error\":{\"message\":\"quota for %s\"}}\n\n", auth)
+			case "text":
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprintf(w, "data: {\"choices\":[{\"text\":\"your key is %s\"}]}\n\ndata: [DONE]\n\n", auth)
+			}
+		}
+	}))
+	defer srv.Close()
+	m, err := New(Options{Endpoint: srv.URL, ModelID: "m", APIKeyEnv: "PIOBENCH_ECHO_KEY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	err = m.Load(context.Background())
+	if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[redacted]") || !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("Load: %v (ErrUnauthorized: %v)", err, errors.Is(err, ErrUnauthorized))
+	}
+	for _, p := range []string{"http", "mid-stream", "text"} {
+		resp, err := m.Infer(context.Background(), model.Request{Prompt: p, MaxTokens: 2})
+		got := fmt.Sprintf("%v %+v %#v", err, resp, err)
+		if strings.Contains(got, key) {
+			t.Errorf("%s: the key came back: %s", p, got)
+		}
+		if !strings.Contains(got, "[redacted]") {
+			t.Errorf("%s: the echo is gone altogether: %s", p, got)
+		}
 	}
 }

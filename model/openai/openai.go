@@ -377,7 +377,9 @@ func (m *Model) newRequest(ctx context.Context, method, path string, body []byte
 // Load checks that the server answers and serves the model: GET /v1/models
 // must list the model id (a server without that route is taken on trust).
 // With no model id configured, the only model listed is used.
-func (m *Model) Load(ctx context.Context) error {
+func (m *Model) Load(ctx context.Context) error { return m.scrub(m.load(ctx)) }
+
+func (m *Model) load(ctx context.Context) error {
 	c, err := m.httpClient()
 	if err != nil {
 		return err
@@ -474,7 +476,7 @@ func (m *Model) Close() error {
 // with streaming off (then the whole answer comes in one body, and the
 // first token is taken to arrive with it).
 func (m *Model) Infer(ctx context.Context, req model.Request) (model.Response, error) {
-	return m.do(ctx, req, !m.opts.NoStream, nil)
+	return m.scrubbed(m.do(ctx, req, !m.opts.NoStream, nil))
 }
 
 // stallReader fails a stream that stays silent too long: every read that
@@ -534,13 +536,8 @@ func (s *stallReader) stop() {
 // chunk, a stall or an HTTP error fails the request; the response returned
 // with the error holds what arrived before it.
 func (m *Model) InferStream(ctx context.Context, req model.Request, fn func(model.Token) error) (model.Response, error) {
-	return m.do(ctx, req, true, fn)
+	return m.scrubbed(m.do(ctx, req, true, fn))
 }
-
-// bodyReader is a request body that needs no closing.
-type bodyReader struct{ bytes.Reader }
-
-func (*bodyReader) Close() error { return nil }
 
 // bufPool holds request bodies and non-streamed answers between requests.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
@@ -570,8 +567,6 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		ctx, tc = context.WithTimeout(ctx, m.opts.Timeout)
 		defer tc()
 	}
-	body := &bodyReader{}
-	body.Reset(data)
 	proto := http.Request{
 		Method:        http.MethodPost,
 		URL:           m.posts[path],
@@ -579,12 +574,12 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        m.header,
-		Body:          body,
+		// A type net/http knows to be in memory, so that headers and body
+		// leave in one write.
+		Body:          io.NopCloser(bytes.NewReader(data)),
 		ContentLength: int64(len(data)),
 		GetBody: func() (io.ReadCloser, error) {
-			b := &bodyReader{}
-			b.Reset(data)
-			return b, nil
+			return io.NopCloser(bytes.NewReader(data)), nil
 		},
 		Host: m.posts[path].Host,
 	}
