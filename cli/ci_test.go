@@ -375,7 +375,7 @@ func TestCompareAndExport(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	data, _ := os.ReadFile(txt)
-	for _, want := range []string{"pkg: piobench", "run: a", "Unit tokens/sec better=higher", "Benchmarkspeed/model=m-2 1 ", "Benchmarkload/model=m-2 1 "} {
+	for _, want := range []string{"pkg: piobench", "piobench run a started 2026-11-01T00:00:00.000000Z\n", "Unit tokens/sec better=higher", "Benchmarkspeed/model=m-2 1 ", "Benchmarkload/model=m-2 1 "} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("export lacks %q:\n%s", want, data)
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -116,7 +117,11 @@ func benchToken(s string) string {
 // writeBenchfmt writes one run in the Go benchmark format.
 func writeBenchfmt(w io.Writer, run *result.Run) {
 	env := run.Environment
-	cfg := [][2]string{{"goos", env.OS}, {"goarch", env.Arch}, {"cpu", env.CPUModel}, {"pkg", "piobench"}, {"run", run.RunID}}
+	// A line that is neither configuration nor a result is ignored by
+	// Go's tools: it names the run without making benchstat split tables
+	// by run.
+	fmt.Fprintf(w, "piobench run %s started %s\n", run.RunID, result.FormatTime(time.Time(run.StartedAt)))
+	cfg := [][2]string{{"goos", env.OS}, {"goarch", env.Arch}, {"cpu", env.CPUModel}, {"pkg", "piobench"}}
 	for _, kv := range cfg {
 		if kv[1] != "" {
 			fmt.Fprintf(w, "%s: %s\n", kv[0], strings.ReplaceAll(kv[1], "\n", " "))
