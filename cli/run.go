@@ -447,7 +447,7 @@ func execRun(ctx context.Context, cfg Config, f *runFlags, prev *result.Run, std
 	case runErr != nil:
 		return runErr
 	case run.Failures() > 0:
-		fmt.Fprintf(stderr, "piobench: %d of %d benchmarks failed\n", run.Failures(), len(run.Results))
+		fmt.Fprintf(stderr, "piobench: %d of %d benchmarks failed%s\n", run.Failures(), len(run.Results), firstFailure(run.Results))
 		return exitError{ExitFailed}
 	}
 	return nil
