@@ -41,6 +41,7 @@ func ciHistory(t *testing.T, n int, rng *rand.Rand) (db, dir string, next time.T
 }
 
 func TestCIRegressionAndImprovement(t *testing.T) {
+	t.Setenv(dbEnv, "")
 	rng := rand.New(rand.NewPCG(5, 6))
 	db, dir, next := ciHistory(t, 10, rng)
 	summary := filepath.Join(dir, "step-summary.md")
@@ -205,6 +206,8 @@ func (s *sleepy) InferStream(ctx context.Context, req model.Request, fn func(mod
 // TestCIRunsBenchmarks runs the benchmarks itself, on a model that sleeps
 // per token: three steady runs, then one three times slower per token.
 func TestCIRunsBenchmarks(t *testing.T) {
+	t.Setenv("GITHUB_STEP_SUMMARY", "")
+	t.Setenv(dbEnv, "")
 	decode := 200 * time.Microsecond
 	cfg := testConfig(t, func() model.Model {
 		return &sleepy{fake.New(fake.NewClock(), 0, time.Millisecond, time.Millisecond), decode}

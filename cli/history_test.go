@@ -121,6 +121,7 @@ func histUsage(t *testing.T, code int, stdout, stderr, want string) {
 }
 
 func TestRunRecordsHistory(t *testing.T) {
+	t.Setenv(dbEnv, "")
 	ckpt := smallCheckpoint(t)
 	out := filepath.Join(t.TempDir(), "results")
 	args := []string{"run", "--driver", "ref", "--model-path", ckpt, "--benchmark", "loading_time", "--iterations", "2", "--warmup", "0", "--out", out}
