@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +26,15 @@ type stampConn struct {
 	rc     syscall.RawConn
 	kernel bool
 	readAt atomic.Int64 // ns after epoch
+
+	// One read at a time uses these, so that a read allocates nothing.
+	mu     sync.Mutex
+	readFn func(fd uintptr) bool
+	msg    unix.Msghdr
+	iov    unix.Iovec
+	oob    [64]byte
+	n      int
+	errno  syscall.Errno
 }
 
 func newStampConn(c net.Conn) net.Conn {
@@ -39,7 +50,25 @@ func newStampConn(c net.Conn) net.Conn {
 	rc.Control(func(fd uintptr) {
 		s.kernel = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 	})
+	s.readFn = s.recvmsg
 	return s
+}
+
+// recvmsg reads once into the buffer set in s.iov; it reports false when
+// nothing is there yet (the poller then waits).
+func (c *stampConn) recvmsg(fd uintptr) bool {
+	for {
+		c.msg.Iov = &c.iov
+		c.msg.Iovlen = 1
+		c.msg.Control = &c.oob[0]
+		c.msg.SetControllen(len(c.oob))
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.msg)), 0)
+		if e == unix.EINTR {
+			continue
+		}
+		c.n, c.errno = int(r), e
+		return e != unix.EAGAIN
+	}
 }
 
 func (c *stampConn) Read(p []byte) (int, error) {
@@ -53,39 +82,31 @@ func (c *stampConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var oob [64]byte
-	var n, oobn int
-	var rerr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), p, oob[:], 0)
-			if rerr != unix.EINTR {
-				break
-			}
-		}
-		return rerr != unix.EAGAIN
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.iov.Base = &p[0]
+	c.iov.SetLen(len(p))
+	c.n, c.errno = 0, 0
+	err := c.rc.Read(c.readFn)
+	c.iov.Base = nil // keep no reference to p
 	now := time.Now()
-	if err == nil {
-		err = rerr
-	}
 	if err != nil {
-		if n < 0 {
-			n = 0
-		}
-		return n, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("recvmsg", err)}
+		return 0, err // already a *net.OpError (closed, deadline)
 	}
-	if n == 0 {
+	if c.errno != 0 {
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("recvmsg", c.errno)}
+	}
+	if c.n == 0 {
 		return 0, io.EOF
 	}
 	at := now
-	if k, ok := kernelStamp(oob[:oobn]); ok {
+	if k, ok := kernelStamp(c.oob[:c.msg.Controllen]); ok {
 		if d := now.UnixNano() - k; d >= 0 && d < int64(10*time.Second) {
 			at = now.Add(-time.Duration(d))
 		}
 	}
 	c.readAt.Store(int64(at.Sub(epoch)))
-	return n, nil
+	return c.n, nil
 }
 
 // kernelStamp finds the receive timestamp (wall clock, ns) among control

@@ -574,6 +574,7 @@ func (g *gen) whole(ctx context.Context, arrival time.Time) {
 	b = append(b, "}\n"...)
 	h := g.w.Header()
 	h["Content-Type"] = jsonType
+	h["Date"] = nil // net/http would format one per response; the sim needs none
 	if len(b) > 2000 {
 		// Smaller answers are measured by net/http itself.
 		h["Content-Length"] = []string{strconv.Itoa(len(b))}
@@ -757,6 +758,7 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 	h := g.w.Header()
 	h["Content-Type"] = eventType
 	h["Cache-Control"] = noCache
+	h["Date"] = nil
 	g.w.WriteHeader(http.StatusOK)
 	bp := bodyPool.Get().(*[]byte)
 	b := (*bp)[:0]
