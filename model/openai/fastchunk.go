@@ -444,7 +444,12 @@ func (s *scanner) choices(c *fastChunk) bool {
 			return false
 		}
 		for _, p := range c.parts {
-			c.text = append(c.text, p...)
+			if len(c.text) == 0 {
+				// Usually the only part: no copy (appending to it copies).
+				c.text = p[:len(p):len(p)]
+			} else {
+				c.text = append(c.text, p...)
+			}
 		}
 		if len(finish) > 0 {
 			c.finish = finish
