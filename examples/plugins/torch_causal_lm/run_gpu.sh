@@ -25,7 +25,7 @@ nvidia-smi --help-query-compute-apps | grep -E '^"' | head -12
 timeout 1 nvidia-smi --query-gpu=timestamp,index,uuid,memory.used,memory.total,utilization.gpu,name --format=csv,noheader,nounits -lms 100 | head -5
 python3 -c 'import torch, time; x = torch.ones(1 << 28, device="cuda"); print("allocated", flush=True); time.sleep(2)' &
 timeout 6 nvidia-smi --query-compute-apps=timestamp,gpu_uuid,pid,used_memory --format=csv,noheader,nounits -lms 100 | head -8
-wait
+wait $!
 
 # Each run is bounded, and its JSON kept as soon as it exists.
 keep() { cp "$OUT/$1-res/"*.json "$OUT/$1.json" 2>/dev/null; rm -rf "$OUT/$1-res"; }
@@ -43,12 +43,12 @@ python3 examples/plugins/torch_causal_lm/check_gpu_peak.py "$OUT"/mem-res/*.json
 echo "check exit $?"; keep mem
 
 step "performance suite"
-timeout 250 $B run --no-history -q --driver proc --command "$P" --name llama-1.1b-random --suite performance \
+timeout 200 $B run --no-history -q --driver proc --command "$P" --name llama-1.1b-random --suite performance \
 	--plugin-log "$OUT/plugin-perf.log" --out "$OUT/perf-res"
 echo "exit $?"; keep perf
 
 step "largest batch"
-timeout 100 $B run --no-history -q --driver proc --command "$P" --name llama-1.1b-random \
+timeout 80 $B run --no-history -q --driver proc --command "$P" --name llama-1.1b-random \
 	--benchmark batch_processing_64 --benchmark batch_processing_128 --out "$OUT/batch-res"
 echo "exit $?"; keep batch
 
@@ -56,6 +56,6 @@ step "sampler CPU cost (process-tree RSS at 10 Hz)"
 ./dist/sysmon.test -test.run xxx -test.bench 'SamplerCPU10Hz|TreeRSS' -test.benchtime 3x
 
 step "plugin logs (tails)"
-tail -20 "$OUT"/plugin-*.log
+tail -n 20 "$OUT"/plugin-*.log
 rm -f "$OUT"/plugin-*.log
 ls -la "$OUT"
