@@ -199,7 +199,7 @@ func TestBadInputCatalogue(t *testing.T) {
 			}
 			out := filepath.Join(dir, fmt.Sprintf("out%d", i))
 			args := c.args
-			if c.args[0] == "run" && !contains(c.args, "--out") {
+			if (c.args[0] == "run" || c.args[0] == "load") && !contains(c.args, "--out") {
 				args = append(append([]string(nil), c.args...), "--out", out)
 			}
 			if (c.args[0] == "run" || c.args[0] == "load") && !contains(c.args, "--quiet") {

@@ -185,6 +185,9 @@ func TestWriteFiles(t *testing.T) {
 		t.Errorf("directory holds %d entries, want 2 (no temp files left)", len(entries))
 	}
 	for _, p := range []string{jp, cp} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, %v; want 0644 like any file a user writes", p, st.Mode().Perm(), err)
+		}
 		back, err := ReadFile(p)
 		if err != nil || len(back.Results) != 2 {
 			t.Errorf("%s: %v", p, err)
