@@ -553,6 +553,9 @@ func TestMisbehavingPlugins(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
+			if testing.Short() && (c.mode == "huge-line" || c.mode == "token-flood") {
+				t.Skip("pushes 64 MiB or more through a pipe")
+			}
 			w := newWatch()
 			mark := fmt.Sprintf("PIOBENCH_RELIABILITY_MARK=%d", time.Now().UnixNano())
 			log := filepath.Join(t.TempDir(), "plugin.log")

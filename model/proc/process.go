@@ -140,16 +140,27 @@ func spawn(name string, o spawnOptions) (*process, error) {
 		log.close()
 		return nil, err
 	}
-	cmd.Stdin, cmd.Stdout = inR, outW
-	stderr, err := cmd.StderrPipe()
-	if err == nil {
-		err = cmd.Start()
+	// stderr too: exec's pipe is closed by Wait as soon as the plugin
+	// exits, losing its last words while a child process it left keeps
+	// the pipe open; ours is drained after the exit (see below).
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		log.close()
+		return nil, err
 	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	err = cmd.Start()
 	inR.Close()
 	outW.Close()
+	errW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		errR.Close()
 		log.close()
 		return nil, err
 	}
@@ -164,10 +175,12 @@ func spawn(name string, o spawnOptions) (*process, error) {
 		log:    log,
 	}
 	stderrDone := make(chan struct{})
-	go func() { p.log.copy(stderr); close(stderrDone) }()
+	go func() { p.log.copy(errR); errR.Close(); close(stderrDone) }()
 	go func() {
 		err := cmd.Wait()
-		// Wait has closed stderr's pipe; let the copy take what was in it.
+		// The copy takes what the plugin wrote; a process it left behind
+		// may hold stderr open, so the copy stops 200 ms after the exit.
+		errR.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 		<-stderrDone
 		p.waitErr = err
 		p.log.close()
