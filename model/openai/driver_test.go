@@ -382,3 +382,44 @@ func TestCancelMidStream(t *testing.T) {
 		t.Errorf("server still streams %d requests after the client left", l.Active())
 	}
 }
+
+// A chunk is stamped when its bytes arrived, not when a busy client got
+// round to reading them: the client here is away for 60 ms after the first
+// chunk, while the second arrives 5 ms after it (Linux: kernel receive
+// timestamps).
+func TestChunkStampedOnArrival(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("kernel receive timestamps are read on Linux only")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", sse)
+		rc := http.NewResponseController(w)
+		for i, gap := range []time.Duration{0, 5 * time.Millisecond, 150 * time.Millisecond} {
+			time.Sleep(gap)
+			w.Write([]byte(chat(fmt.Sprint(i))))
+			rc.Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	m := open(t, openai.Options{Endpoint: srv.URL, API: openai.Chat})
+	before := time.Now()
+	n := 0
+	resp, err := m.InferStream(context.Background(), model.Request{Prompt: "p"}, func(model.Token) error {
+		if n++; n == 1 {
+			time.Sleep(60 * time.Millisecond)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.ChunkTimes) != 3 {
+		t.Fatalf("chunk times %v", resp.ChunkTimes)
+	}
+	if gap := resp.ChunkTimes[1] - resp.ChunkTimes[0]; gap > 40*time.Millisecond {
+		t.Errorf("second chunk stamped %v after the first; it arrived about 5ms after (the client read it 60ms after)", gap)
+	}
+	if resp.Start.Before(before) {
+		t.Errorf("send time %v before the call", resp.Start.Sub(before))
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -264,9 +265,17 @@ func newClient(conns int) (*http.Client, *http.Transport) {
 	if idle <= 0 {
 		idle = 256
 	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// Connections note when requests leave and answers arrive.
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return newStampConn(c), nil
+		},
 		MaxConnsPerHost:       conns, // 0: no limit
 		MaxIdleConns:          0,     // no limit overall
 		MaxIdleConnsPerHost:   idle,
@@ -539,6 +548,41 @@ func (m *Model) InferStream(ctx context.Context, req model.Request, fn func(mode
 	return m.scrubbed(m.do(ctx, req, true, fn))
 }
 
+// An exchange follows one request through the transport: which connection
+// carried it.
+type exchange struct {
+	trace httptrace.ClientTrace
+	conn  atomic.Pointer[stampConn]
+}
+
+func (x *exchange) gotConn(info httptrace.GotConnInfo) {
+	c := info.Conn
+	if n, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS
+		c = n.NetConn()
+	}
+	if sc, ok := c.(*stampConn); ok {
+		sc.markSend()
+		x.conn.Store(sc)
+	}
+}
+
+func (x *exchange) stamps() *stampConn { return x.conn.Load() }
+
+// arrival returns when the bytes of sc's latest read arrived, the moment
+// the caller's bytes (which came with that read or an earlier one) were
+// known at the latest; without sc, or a stamp not after the request's
+// send, the time now.
+func arrival(sc *stampConn, sent time.Time) time.Time {
+	now := time.Now()
+	if sc == nil {
+		return now
+	}
+	if a := sc.arrival(); a.After(sent) && !a.After(now) {
+		return a
+	}
+	return now
+}
+
 // bufPool holds request bodies and non-streamed answers between requests.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
@@ -568,12 +612,12 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		defer tc()
 	}
 	proto := http.Request{
-		Method:        http.MethodPost,
-		URL:           m.posts[path],
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        m.header,
+		Method:     http.MethodPost,
+		URL:        m.posts[path],
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     m.header,
 		// A type net/http knows to be in memory, so that headers and body
 		// leave in one write.
 		Body:          io.NopCloser(bytes.NewReader(data)),
@@ -583,7 +627,9 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		},
 		Host: m.posts[path].Host,
 	}
-	hreq := proto.WithContext(ctx)
+	x := &exchange{}
+	x.trace.GotConn = x.gotConn
+	hreq := proto.WithContext(httptrace.WithClientTrace(ctx, &x.trace))
 	sr := &stallReader{}
 	sr.watch(m.opts.StallTimeout, cancel)
 	defer sr.stop()
@@ -595,6 +641,14 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 	if err != nil {
 		return resp, m.transportError(ctx, err)
 	}
+	sc := x.stamps()
+	if sc != nil && hresp.ProtoMajor == 1 {
+		// On HTTP/1 the first write after the connection was handed over
+		// is this request's: it was sent then, not when it was queued.
+		if t := sc.sentAt(); !t.IsZero() && t.After(resp.Start) {
+			resp.Start = t
+		}
+	}
 	defer hresp.Body.Close()
 	sr.r = newCapReader(hresp.Body, m.opts.MaxBody)
 	sr.last.Store(int64(time.Since(epoch)))
@@ -605,9 +659,9 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 	}
 	ct := hresp.Header.Get("Content-Type")
 	if !strings.HasPrefix(ct, "text/event-stream") {
-		err = m.readWhole(sr, hresp.ContentLength, &resp, fn)
+		err = m.readWhole(sr, hresp.ContentLength, sc, &resp, fn)
 	} else {
-		err = m.readStream(sr, req.MaxTokens, &resp, fn)
+		err = m.readStream(sr, req.MaxTokens, sc, &resp, fn)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -620,7 +674,7 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 
 // readWhole reads a non-streamed answer of size bytes (-1: unknown). The
 // first token is taken to arrive with the whole answer.
-func (m *Model) readWhole(r io.Reader, size int64, resp *model.Response, fn func(model.Token) error) error {
+func (m *Model) readWhole(r io.Reader, size int64, sc *stampConn, resp *model.Response, fn func(model.Token) error) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	b := (*bp)[:0]
@@ -646,7 +700,7 @@ func (m *Model) readWhole(r io.Reader, size int64, resp *model.Response, fn func
 		}
 	}
 	*bp = b[:0]
-	end := time.Since(resp.Start)
+	end := arrival(sc, resp.Start).Sub(resp.Start)
 	if err != io.EOF {
 		return fmt.Errorf("reading the answer: %w", err)
 	}
@@ -686,8 +740,13 @@ func (m *Model) readWhole(r io.Reader, size int64, resp *model.Response, fn func
 
 // readStream reads a server-sent event stream into resp. maxTokens sizes
 // the chunk times (0: unknown).
-func (m *Model) readStream(r io.Reader, maxTokens int, resp *model.Response, fn func(model.Token) error) error {
-	sse := NewSSEReader(r, nil, 0)
+func (m *Model) readStream(r io.Reader, maxTokens int, sc *stampConn, resp *model.Response, fn func(model.Token) error) error {
+	var now func() time.Time
+	if sc != nil {
+		start := resp.Start
+		now = func() time.Time { return arrival(sc, start) }
+	}
+	sse := NewSSEReader(r, now, 0)
 	if maxTokens > 0 {
 		resp.ChunkTimes = make([]time.Duration, 0, min(maxTokens, 4096))
 	}
