@@ -213,7 +213,9 @@ func TestCIRunsBenchmarks(t *testing.T) {
 		return &sleepy{fake.New(fake.NewClock(), 0, time.Millisecond, time.Millisecond), decode}
 	})
 	out := filepath.Join(t.TempDir(), "results")
-	args := []string{"ci", "--threshold", "5", "--fail-on-regression", "--model", "test:m", "--benchmark", "inference_speed", "--iterations", "10", "--out", out}
+	args := []string{"ci", "--threshold", "5", "--model", "test:m", "--benchmark", "inference_speed", "--iterations", "10", "--out", out}
+	// The steady runs build the history; on a busy machine their own
+	// timings may differ, so they do not fail on regressions.
 	for i := 0; i < 3; i++ {
 		code, stdout, stderr := runMain(t, cfg, args...)
 		if code != 0 {
@@ -221,7 +223,7 @@ func TestCIRunsBenchmarks(t *testing.T) {
 		}
 	}
 	decode = 600 * time.Microsecond // three times slower: a margin for a busy machine
-	code, stdout, stderr := runMain(t, cfg, args...)
+	code, stdout, stderr := runMain(t, cfg, append(args, "--fail-on-regression")...)
 	if code != ExitFailed || !strings.Contains(stdout, "REGRESSION") || !strings.Contains(stdout, "3 earlier runs") {
 		t.Fatalf("slower run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
