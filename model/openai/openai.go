@@ -536,10 +536,14 @@ func (s *stallReader) stop() {
 // model's stream option. fn, when not nil, sees the text of every chunk
 // that carries content (or reasoning content) as it arrives.
 //
-// Response.Start is taken just before the request is sent; FirstToken is
-// the arrival of the first chunk with non-empty content; ChunkTimes holds
-// the arrival of every such chunk; Duration is the arrival of the last
-// byte. OutputTokens is the server's usage when it reported one, else the
+// Response.Start is the send time: on HTTP/1, when the request's first
+// byte was written to its connection (time spent getting a connection is
+// the client's queue, not the server's latency); otherwise just before the
+// request went to the transport. FirstToken is the arrival of the first
+// chunk with non-empty content; ChunkTimes holds the arrival of every such
+// chunk; Duration is the arrival of the last byte. An arrival is the
+// kernel's receive time of the read that brought the bytes where the
+// connection can tell it (Linux), else the time that read returned. OutputTokens is the server's usage when it reported one, else the
 // client's count of content chunks; both are kept. A stream may end with
 // or without "data: [DONE]". An error object mid-stream, a malformed
 // chunk, a stall or an HTTP error fails the request; the response returned
