@@ -147,7 +147,7 @@ func Execute(ctx context.Context, b Benchmark, env *Env, timeout time.Duration) 
 		err = ctx.Err()
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && timeout > 0 {
+		if errors.Is(err, context.DeadlineExceeded) && timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("timed out after %v: %w", timeout, err)
 		}
 		meta := map[string]any{}

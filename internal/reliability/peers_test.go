@@ -338,6 +338,9 @@ func TestMisbehavingServers(t *testing.T) {
 			alloc := w.allocated()
 			t.Logf("ended in %v, %.1f MiB allocated: %s", took.Round(time.Millisecond), float64(alloc)/(1<<20), r.Err())
 			checkRecorded(t, r, c.want)
+			if strings.Contains(r.Err(), "timed out after 2m0s") {
+				t.Errorf("the error blames the benchmark's 2m timeout, which did not pass: %s", r.Err())
+			}
 			if took > c.limit+margin {
 				t.Errorf("took %v; its timeout is %v", took, c.limit)
 			}
