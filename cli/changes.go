@@ -159,7 +159,7 @@ severity and p_value.`,
 					return err
 				}
 				defer st.Close()
-				pts, err := st.History(c.Context(), store.HistoryQuery{IncludeFailed: true})
+				pts, err := st.History(c.Context(), store.HistoryQuery{IncludeFailed: true, WithoutSamples: true})
 				if err != nil {
 					return storeUsage(err)
 				}

@@ -99,6 +99,9 @@ type HistoryQuery struct {
 	Before string
 	// IncludeFailed keeps failed results (value NaN).
 	IncludeFailed bool
+	// WithoutSamples leaves Point.Samples nil (faster, for analyses of
+	// run values alone).
+	WithoutSamples bool
 }
 
 // A Point is one result of a series: one benchmark on one model in one

@@ -235,6 +235,10 @@ func testHistory(t *testing.T, s store.Store) {
 		!reflect.DeepEqual(p.Samples, []float64{101 * 0.99, 101, 101 * 1.01}) || p.Fingerprint != store.Fingerprint(Env) {
 		t.Errorf("point %+v", p)
 	}
+	ps, err = s.History(ctx, store.HistoryQuery{Model: "m", Benchmark: "a", WithoutSamples: true})
+	if err != nil || len(ps) != 5 || ps[0].Samples != nil || ps[0].Value != 101 {
+		t.Errorf("without samples: %v %+v", err, ps)
+	}
 	if _, err := s.History(ctx, store.HistoryQuery{Before: "missing"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Before a missing run = %v, want ErrNotFound", err)
 	}

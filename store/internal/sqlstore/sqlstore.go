@@ -510,7 +510,7 @@ func (s *DB) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, 
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(err, "reading history")
 	}
-	if len(pts) == 0 {
+	if len(pts) == 0 || q.WithoutSamples {
 		return pts, nil
 	}
 	srows, err := s.db.QueryContext(ctx, s.q(`SELECT s.run_id, s.result_idx, s.value FROM samples s
