@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -180,15 +181,16 @@ func smiMiB(s string) (uint64, bool, error) {
 		return 0, false, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) || v > 1<<40 {
 		return 0, false, errors.New("bad number")
 	}
 	return uint64(v * (1 << 20)), true, nil
 }
 
+// smiNumber reads a percentage; anything else (such as [N/A]) is unknown.
 func smiNumber(s string) (float64, bool) {
 	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), " %"), 64)
-	return v, err == nil
+	return v, err == nil && v >= 0 && v <= 100
 }
 
 // stream runs nvidia-smi twice in loop mode, once for the devices and once

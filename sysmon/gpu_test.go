@@ -94,12 +94,22 @@ func FuzzParseSMI(f *testing.F) {
 		devs, err := ParseSMIGPUs(s)
 		if err == nil {
 			for _, d := range devs {
-				if d.UtilPct < -1 {
+				if d.UtilPct != -1 && (d.UtilPct < 0 || d.UtilPct > 100) {
 					t.Fatalf("utilisation %v", d.UtilPct)
+				}
+				if d.UsedBytes > 1<<60 || d.TotalBytes > 1<<60 {
+					t.Fatalf("memory %d / %d bytes", d.UsedBytes, d.TotalBytes)
 				}
 			}
 		}
-		ParseSMIApps(s)
+		procs, err := ParseSMIApps(s)
+		if err == nil {
+			for _, p := range procs {
+				if p.UsedBytes > 1<<60 || (!p.Known && p.UsedBytes != 0) {
+					t.Fatalf("process %+v", p)
+				}
+			}
+		}
 	})
 }
 
