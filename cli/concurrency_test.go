@@ -87,7 +87,7 @@ func runChildren(t *testing.T, argv [][]string) []childResult {
 		go func() {
 			defer wg.Done()
 			cmd := exec.Command(os.Args[0], args...)
-			cmd.Env = append(os.Environ(), "PIOBENCH_TEST_MAIN=1", "PIOBENCH_BRANCH=concurrency", "PIOBENCH_DB=", "PIOBENCH_DB_TIMEOUT=60s")
+			cmd.Env = append(os.Environ(), "PIOBENCH_TEST_MAIN=1", "PIOBENCH_BRANCH=concurrency", "PIOBENCH_DB=", "PIOBENCH_DB_TIMEOUT=")
 			var so, se bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &so, &se
 			<-start
