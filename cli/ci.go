@@ -275,6 +275,9 @@ func dbExists(db string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
+// baselineRuns is how many of the newest earlier runs form a baseline.
+const baselineRuns = 30
+
 // ciBaseline collects the baseline runs of each series (model, benchmark).
 func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result.Run, fp string, recorded bool) (map[[2]string][]regress.Obs, map[[2]string]string, string, error) {
 	out := map[[2]string][]regress.Obs{}
@@ -334,7 +337,7 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, "", storeUsage(err)
 		}
-		pts, err := st.History(ctx, store.HistoryQuery{Branch: spec, Fingerprint: fp})
+		pts, err := st.History(ctx, store.HistoryQuery{Branch: spec, Fingerprint: fp, LastRuns: baselineRuns})
 		if err != nil {
 			return nil, nil, "", storeUsage(err)
 		}
@@ -354,7 +357,7 @@ func ciBaseline(ctx context.Context, st store.Store, spec string, newRun *result
 	if st == nil {
 		return out, units, "none (no history database)", nil
 	}
-	q := store.HistoryQuery{Fingerprint: fp}
+	q := store.HistoryQuery{Fingerprint: fp, LastRuns: baselineRuns}
 	if recorded {
 		q.Before = newRun.RunID
 	}

@@ -99,6 +99,9 @@ type HistoryQuery struct {
 	Before string
 	// IncludeFailed keeps failed results (value NaN).
 	IncludeFailed bool
+	// LastRuns, when above 0, keeps only the newest LastRuns runs that
+	// the run conditions (Fingerprint, Branch, Before) select.
+	LastRuns int
 	// WithoutSamples leaves Point.Samples nil (faster, for analyses of
 	// run values alone).
 	WithoutSamples bool

@@ -215,6 +215,8 @@ func testHistory(t *testing.T, s store.Store) {
 		{"fingerprint", store.HistoryQuery{Model: "m", Benchmark: "a", Fingerprint: store.Fingerprint(Env)}, "m/a/h1 m/a/h2 m/a/h3 m/a/h5 "},
 		{"branch", store.HistoryQuery{Model: "m", Benchmark: "a", Branch: "main"}, "m/a/h1 m/a/h3 m/a/h4 m/a/h5 "},
 		{"before", store.HistoryQuery{Model: "m", Benchmark: "a", Before: "h4"}, "m/a/h1 m/a/h2 m/a/h3 "},
+		{"last runs", store.HistoryQuery{Model: "m", Benchmark: "a", LastRuns: 2}, "m/a/h4 m/a/h5 "},
+		{"last runs of a fingerprint before a run", store.HistoryQuery{Benchmark: "a", Fingerprint: store.Fingerprint(Env), Before: "h5", LastRuns: 2}, "m/a/h2 m/a/h3 "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps, err := s.History(ctx, tc.q)

@@ -442,22 +442,24 @@ func (s *DB) Run(ctx context.Context, id string) (*result.Run, *store.RunInfo, e
 
 // History implements store.Store.
 func (s *DB) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, error) {
-	var where []string
-	var args []any
+	var where, runWhere []string
+	var args, runArgs []any
 	if q.Model != "" {
 		where, args = append(where, `x.model_name = ?`), append(args, q.Model)
 	}
 	if q.Benchmark != "" {
 		where, args = append(where, `x.benchmark_name = ?`), append(args, q.Benchmark)
 	}
-	if q.Fingerprint != "" {
-		where, args = append(where, `r.fingerprint = ?`), append(args, q.Fingerprint)
-	}
-	if q.Branch != "" {
-		where, args = append(where, `r.branch = ?`), append(args, q.Branch)
-	}
 	if !q.IncludeFailed {
 		where = append(where, `x.status <> 'error' AND x.value IS NOT NULL`)
+	}
+	// Conditions on runs, written for the alias R (r, or r2 in the
+	// subquery of LastRuns).
+	if q.Fingerprint != "" {
+		runWhere, runArgs = append(runWhere, `R.fingerprint = ?`), append(runArgs, q.Fingerprint)
+	}
+	if q.Branch != "" {
+		runWhere, runArgs = append(runWhere, `R.branch = ?`), append(runArgs, q.Branch)
 	}
 	if q.Before != "" {
 		var started, seq int64
@@ -468,8 +470,21 @@ func (s *DB) History(ctx context.Context, q store.HistoryQuery) ([]store.Point, 
 		if err != nil {
 			return nil, s.wrap(err, "reading history")
 		}
-		where = append(where, `(r.started_at < ? OR (r.started_at = ? AND r.seq < ?))`)
-		args = append(args, started, started, seq)
+		runWhere = append(runWhere, `(R.started_at < ? OR (R.started_at = ? AND R.seq < ?))`)
+		runArgs = append(runArgs, started, started, seq)
+	}
+	for _, w := range runWhere {
+		where = append(where, strings.ReplaceAll(w, "R.", "r."))
+	}
+	args = append(args, runArgs...)
+	if q.LastRuns > 0 {
+		sub := `r.id IN (SELECT r2.id FROM runs r2`
+		if len(runWhere) > 0 {
+			sub += ` WHERE ` + strings.ReplaceAll(strings.Join(runWhere, " AND "), "R.", "r2.")
+		}
+		sub += ` ORDER BY r2.started_at DESC, r2.seq DESC LIMIT ` + strconv.Itoa(q.LastRuns) + `)`
+		where = append(where, sub)
+		args = append(args, runArgs...)
 	}
 	cond := ""
 	if len(where) > 0 {
