@@ -22,6 +22,7 @@ type clock struct {
 	running bool      // a loop goroutine runs (it ends when no one waits)
 	closed  bool
 	a       alarm
+	due     []*waiter // scratch: the waiters released at once
 }
 
 // spin is the longest wait the clock yields through rather than sleeps.
@@ -69,12 +70,19 @@ func (c *clock) loop() {
 	for {
 		c.mu.Lock()
 		now := time.Now()
+		c.due = c.due[:0]
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
-			w := heap.Pop(&c.h).(*waiter)
-			select {
-			case w.ch <- struct{}{}:
-			default:
+			c.due = append(c.due, heap.Pop(&c.h).(*waiter))
+		}
+		// The runtime runs the goroutine woken last first and the others
+		// in the order woken: wake the earliest last, so that they run in
+		// the order of their deadlines, tick after tick.
+		if n := len(c.due); n > 0 {
+			for _, w := range c.due[1:] {
+				release(w)
 			}
+			release(c.due[0])
+			clear(c.due)
 		}
 		if len(c.h) == 0 || c.closed {
 			c.running = false
@@ -94,6 +102,13 @@ func (c *clock) loop() {
 		c.a.set(next)
 		c.mu.Unlock()
 		c.a.wait()
+	}
+}
+
+func release(w *waiter) {
+	select {
+	case w.ch <- struct{}{}:
+	default:
 	}
 }
 
