@@ -19,6 +19,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -743,12 +745,20 @@ func (g *gen) flush(b []byte) error {
 		return err
 	}
 	start = cut
+	line, yielded := 0, false
 	for i := start; i < len(b); i++ {
 		if b[i] == '\r' || b[i] == '\n' {
 			if err := write(b[start : i+1]); err != nil {
 				return err
 			}
-			start = i + 1
+			// Once the first data line is out, its token is delivered: let
+			// other streams due now deliver theirs before this one writes
+			// the rest of its pieces.
+			if !yielded && bytes.HasPrefix(b[line:i], []byte("data")) {
+				runtime.Gosched()
+				yielded = true
+			}
+			start, line = i+1, i+1
 		}
 	}
 	return write(b[start:])
