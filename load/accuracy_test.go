@@ -141,9 +141,9 @@ func itlSamples(requests, tokens int) int {
 }
 
 // TestAccuracyAgainstSim is the always-on version, with margins wide enough
-// for a loaded shared machine: the client's ITL median within 1 ms of the
-// gaps the sim actually wrote, TTFT never below the schedule, and medians
-// near it (TTFT within 25 ms, ITL within 5 ms).
+// for a loaded shared machine: the client's stamp of each token within 1 ms
+// of the sim's write of it (median), TTFT never below the schedule, and
+// medians near it (TTFT within 25 ms, ITL within 5 ms).
 // PIOBENCH_ACCURACY=1 asserts the targets instead (concurrency 64: TTFT and
 // ITL p50 within 1 ms of the schedule, p99 within 2%), with and without
 // every SSE quirk.
@@ -178,8 +178,10 @@ func TestAccuracyAgainstSim(t *testing.T) {
 		if a.ttft.P50 < 50 || a.ttft.P50 > 50+25 || a.itl.P50 < 10-5 || a.itl.P50 > 10+5 {
 			t.Errorf("p50 far off the schedule: %v", a)
 		}
-		if math.Abs(a.itl.P50-a.serverITL.P50) > 1 {
-			t.Errorf("client ITL median %.3f ms, sim's writes %.3f ms: more than 1 ms apart", a.itl.P50, a.serverITL.P50)
+		// Token by token, the client's arrival stamp against the sim's
+		// write of the same token.
+		if a.deliver.N == 0 || math.Abs(a.deliver.P50) > 1 {
+			t.Errorf("client stamps %.3f ms (median of %d tokens) after the sim's writes: more than 1 ms apart", a.deliver.P50, a.deliver.N)
 		}
 		// TTFT can never be below the schedule.
 		if a.ttft.Min < 50 {
