@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/inference-pio/piobench/model"
+	"github.com/inference-pio/piobench/model/fake"
 
 	"github.com/inference-pio/piobench/result"
 	"github.com/inference-pio/piobench/store"
@@ -386,5 +390,30 @@ func TestHistoryBadInput(t *testing.T) {
 	})
 	if rs := histRuns(t, locked); len(rs) != 1 {
 		t.Errorf("the locked database got %d runs", len(rs))
+	}
+}
+
+// TestInterruptedRunNotRecorded: an interrupted run keeps its result files
+// but is not recorded (resuming it records it).
+func TestInterruptedRunNotRecorded(t *testing.T) {
+	t.Setenv(dbEnv, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	cfg := testConfig(t, func() model.Model {
+		return &cancelling{Model: fake.New(fake.NewClock(), 0, time.Millisecond, time.Millisecond), calls: &calls, n: 5, cancel: cancel}
+	})
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := MainWith(ctx, []string{"run", "--model", "test:m", "--benchmark", "inference_speed", "--benchmark", "comprehensive_benchmark",
+		"--iterations", "3", "--warmup", "0", "--out", out}, &stdout, &stderr, cfg)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "not recorded in the history: the run was interrupted") {
+		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "history.db")); err == nil {
+		t.Errorf("an interrupted run created the history")
 	}
 }
