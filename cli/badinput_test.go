@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // to lock and age history files
 
@@ -176,6 +177,7 @@ func TestBadInputCatalogue(t *testing.T) {
 		// A plugin is started when the run starts: its failure is the
 		// run's, recorded in the results (exit 1), and the line says why.
 		{"plugin prints garbage", []string{"run", "--benchmark", "loading_time", "--driver", "proc", "--command", "sh -c 'echo Loading weights; sleep 30'"}, nil, 1, `handshake: protocol error: stdout line 1: not a JSON object: "Loading weights"`},
+		{"plugin colours its stderr", []string{"run", "--benchmark", "loading_time", "--driver", "proc", "--command", `sh -c 'printf "\033[2J\033[31mCUDA error: out of memory\033[0m\n" >&2; exit 3'`}, nil, 1, "CUDA error: out of memory"},
 		{"plugin exits at once", []string{"run", "--benchmark", "loading_time", "--driver", "proc", "--command", "sh -c 'echo no GPU >&2; exit 3'"}, nil, 1, "handshake: plugin exited with status 3 (stderr: no GPU)"},
 
 		// Databases.
@@ -210,6 +212,9 @@ func TestBadInputCatalogue(t *testing.T) {
 			all := so.String() + se.String()
 			if code != c.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, so.String(), se.String())
+			}
+			if strings.ContainsAny(se.String(), "\x00\x1b\a\r") || !utf8.ValidString(se.String()) {
+				t.Errorf("stderr holds control characters or invalid UTF-8: %q", se.String())
 			}
 			for _, bad := range []string{"panic", "goroutine ", ".go:", "runtime."} {
 				if strings.Contains(all, bad) {

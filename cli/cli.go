@@ -101,13 +101,14 @@ func isFlagError(err error) bool {
 	return false
 }
 
-// oneLine keeps an error message to one line.
+// oneLine keeps an error message to one line, fit for a terminal (see
+// printable).
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return printable(s)
 }
 
 func newRoot(cfg Config, stdout, stderr io.Writer) *cobra.Command {
