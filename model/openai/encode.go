@@ -18,9 +18,7 @@ func (m *Model) appendBody(b []byte, req model.Request, stream bool) ([]byte, er
 	b = append(b, `{"model":`...)
 	b = appendString(b, m.opts.ModelID)
 	if m.opts.API == Chat {
-		b = append(b, `,"messages":[{"role":"user","content":`...)
-		b = appendString(b, req.Prompt)
-		b = append(b, "}]"...)
+		b = appendMessages(b, req)
 	} else {
 		b = append(b, `,"prompt":`...)
 		b = appendString(b, req.Prompt)
@@ -61,6 +59,33 @@ func (m *Model) appendBody(b []byte, req model.Request, stream bool) ([]byte, er
 		b = append(b, `,"ignore_eos":true`...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendMessages writes a chat request's messages: the system prompt when
+// set, then the request's messages, or its prompt as one user message.
+func appendMessages(b []byte, req model.Request) []byte {
+	b = append(b, `,"messages":[`...)
+	msg := func(role, content string) {
+		if b[len(b)-1] != '[' {
+			b = append(b, ',')
+		}
+		b = append(b, `{"role":`...)
+		b = appendString(b, role)
+		b = append(b, `,"content":`...)
+		b = appendString(b, content)
+		b = append(b, '}')
+	}
+	if req.System != "" {
+		msg("system", req.System)
+	}
+	if len(req.Messages) > 0 {
+		for _, x := range req.Messages {
+			msg(x.Role, x.Content)
+		}
+	} else {
+		msg("user", req.Prompt)
+	}
+	return append(b, ']')
 }
 
 // appendFloat writes f as encoding/json does.

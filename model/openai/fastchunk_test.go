@@ -148,6 +148,9 @@ func TestAppendBody(t *testing.T) {
 			{model.Request{Prompt: "quote \" backslash \\ newline \n tab \t ctrl \x01 \x1f <html> & ünï ✓ \u2028", MaxTokens: 7, Temperature: 0.7, TopP: 0.9, Seed: -3, Stop: []string{"\n", "END"}, IgnoreEOS: true}, false},
 			{model.Request{Prompt: "bad utf-8 \xff\xfe end", Temperature: 1e-7}, true},
 			{model.Request{Prompt: "", Temperature: 2.5e22, TopP: 1}, true},
+			{model.Request{Prompt: "ignored in chat", System: "Answer with a number.", Messages: []model.Message{
+				{Role: "user", Content: "What is 2+2?"}, {Role: "assistant", Content: "4"}, {Role: "user", Content: "And \"3+3\"?"}}}, true},
+			{model.Request{Prompt: "with a system prompt", System: "Be brief."}, false},
 		} {
 			m := &Model{opts: Options{ModelID: "m\"x", API: api}}
 			got, err := m.appendBody(nil, tc.req, tc.stream)
@@ -170,10 +173,19 @@ func TestAppendBody(t *testing.T) {
 				}{true}
 			}
 			if api == Chat {
-				want.Messages = append(want.Messages, struct {
+				type msg = struct {
 					Role    string `json:"role"`
 					Content string `json:"content"`
-				}{"user", tc.req.Prompt})
+				}
+				if tc.req.System != "" {
+					want.Messages = append(want.Messages, msg{"system", tc.req.System})
+				}
+				for _, x := range tc.req.Messages {
+					want.Messages = append(want.Messages, msg{x.Role, x.Content})
+				}
+				if len(tc.req.Messages) == 0 {
+					want.Messages = append(want.Messages, msg{"user", tc.req.Prompt})
+				}
 			} else {
 				want.Prompt = &tc.req.Prompt
 			}
