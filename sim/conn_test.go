@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/inference-pio/piobench/internal/stampconn"
 	"io"
 	"net"
 	"testing"
@@ -26,11 +27,11 @@ func TestStampConnArrival(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc, ok := c.(*stampConn)
+	sc, ok := c.(*stampconn.Conn)
 	if !ok {
-		t.Fatalf("accepted %T, want *stampConn", c)
+		t.Fatalf("accepted %T, want *stampconn.Conn", c)
 	}
-	if !sc.arrival().IsZero() {
+	if !sc.Arrival().IsZero() {
 		t.Error("arrival before any read")
 	}
 	for i := range 3 {
@@ -46,13 +47,13 @@ func TestStampConnArrival(t *testing.T) {
 		if err != nil || string(buf[:n]) != "hello" {
 			t.Fatalf("read %q, %v", buf[:n], err)
 		}
-		a := sc.arrival()
+		a := sc.Arrival()
 		if a.Before(before) || a.After(after) {
 			t.Fatalf("arrival %v outside [write %v, read %v]", a.Sub(before), 0, after.Sub(before))
 		}
 		// The first packets after timestamps are switched on may go without
 		// (the kernel switches them on for the whole system, shortly after).
-		if sc.kernel && i > 0 && a.After(written.Add(10*time.Millisecond)) {
+		if sc.Kernel() && i > 0 && a.After(written.Add(10*time.Millisecond)) {
 			t.Errorf("kernel stamp %v after the write, want the arrival, not the late read", a.Sub(written))
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/inference-pio/piobench/internal/stampconn"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -357,8 +358,8 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	// The request arrived when its last bytes did: the kernel's receive
 	// time where the connection knows it, not when this handler ran.
-	if c, ok := r.Context().Value(connKey{}).(*stampConn); ok {
-		if a := c.arrival(); !a.IsZero() {
+	if c, ok := r.Context().Value(connKey{}).(*stampconn.Conn); ok {
+		if a := c.Arrival(); !a.IsZero() {
 			arrival = a
 		}
 	}
@@ -962,5 +963,5 @@ func (l stampListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStampConn(c), nil
+	return stampconn.New(c), nil
 }

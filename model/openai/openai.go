@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/inference-pio/piobench/internal/stampconn"
 	"io"
 	"math"
 	"net"
@@ -274,7 +275,7 @@ func newClient(conns int) (*http.Client, *http.Transport) {
 			if err != nil {
 				return nil, err
 			}
-			return newStampConn(c), nil
+			return stampconn.New(c), nil
 		},
 		MaxConnsPerHost:       conns, // 0: no limit
 		MaxIdleConns:          0,     // no limit overall
@@ -556,7 +557,7 @@ func (m *Model) InferStream(ctx context.Context, req model.Request, fn func(mode
 // carried it.
 type exchange struct {
 	trace httptrace.ClientTrace
-	conn  atomic.Pointer[stampConn]
+	conn  atomic.Pointer[stampconn.Conn]
 }
 
 func (x *exchange) gotConn(info httptrace.GotConnInfo) {
@@ -564,24 +565,24 @@ func (x *exchange) gotConn(info httptrace.GotConnInfo) {
 	if n, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS
 		c = n.NetConn()
 	}
-	if sc, ok := c.(*stampConn); ok {
-		sc.markSend()
+	if sc, ok := c.(*stampconn.Conn); ok {
+		sc.MarkSend()
 		x.conn.Store(sc)
 	}
 }
 
-func (x *exchange) stamps() *stampConn { return x.conn.Load() }
+func (x *exchange) stamps() *stampconn.Conn { return x.conn.Load() }
 
 // arrival returns when the bytes of sc's latest read arrived, the moment
 // the caller's bytes (which came with that read or an earlier one) were
 // known at the latest; without sc, or a stamp not after the request's
 // send, the time now.
-func arrival(sc *stampConn, sent time.Time) time.Time {
+func arrival(sc *stampconn.Conn, sent time.Time) time.Time {
 	now := time.Now()
 	if sc == nil {
 		return now
 	}
-	if a := sc.arrival(); a.After(sent) && !a.After(now) {
+	if a := sc.Arrival(); a.After(sent) && !a.After(now) {
 		return a
 	}
 	return now
@@ -649,7 +650,7 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 	if sc != nil && hresp.ProtoMajor == 1 {
 		// On HTTP/1 the first write after the connection was handed over
 		// is this request's: it was sent then, not when it was queued.
-		if t := sc.sentAt(); !t.IsZero() && t.After(resp.Start) {
+		if t := sc.SentAt(); !t.IsZero() && t.After(resp.Start) {
 			resp.Start = t
 		}
 	}
@@ -678,7 +679,7 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 
 // readWhole reads a non-streamed answer of size bytes (-1: unknown). The
 // first token is taken to arrive with the whole answer.
-func (m *Model) readWhole(r io.Reader, size int64, sc *stampConn, resp *model.Response, fn func(model.Token) error) error {
+func (m *Model) readWhole(r io.Reader, size int64, sc *stampconn.Conn, resp *model.Response, fn func(model.Token) error) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	b := (*bp)[:0]
@@ -744,7 +745,7 @@ func (m *Model) readWhole(r io.Reader, size int64, sc *stampConn, resp *model.Re
 
 // readStream reads a server-sent event stream into resp. maxTokens sizes
 // the chunk times (0: unknown).
-func (m *Model) readStream(r io.Reader, maxTokens int, sc *stampConn, resp *model.Response, fn func(model.Token) error) error {
+func (m *Model) readStream(r io.Reader, maxTokens int, sc *stampconn.Conn, resp *model.Response, fn func(model.Token) error) error {
 	var now func() time.Time
 	if sc != nil {
 		start := resp.Start

@@ -1,6 +1,6 @@
 //go:build linux
 
-package openai
+package stampconn
 
 import (
 	"encoding/binary"
@@ -16,21 +16,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A stampConn is a TCP connection that notes when the bytes of its latest
+// A Conn is a TCP connection that notes when the bytes of its latest
 // read arrived: the kernel's receive timestamp (SO_TIMESTAMPNS), so that
 // time spent before this process got round to the read is not counted.
 // Where the kernel gives none, the time the read returned. It also notes
-// when the first write after markSend began: a request's send time.
-//
-// (The same as the sim's own, which cannot import this package.)
-type stampConn struct {
+// when the first write after MarkSend began: a request's send time.
+type Conn struct {
 	net.Conn
 	tcp    *net.TCPConn
 	rc     syscall.RawConn
 	kernel bool
 	readAt atomic.Int64 // ns after epoch
-	// sendAt is when the first write after markSend began (ns after
-	// epoch); 0 while markSend waits for it.
+	// sendAt is when the first write after MarkSend began (ns after
+	// epoch); 0 while MarkSend waits for it.
 	sendAt atomic.Int64
 
 	// One read at a time uses these, so that a read allocates nothing.
@@ -43,7 +41,9 @@ type stampConn struct {
 	errno  syscall.Errno
 }
 
-func newStampConn(c net.Conn) net.Conn {
+// New wraps c when it is a TCP connection, and returns other connections
+// as they are.
+func New(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
@@ -52,7 +52,7 @@ func newStampConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	s := &stampConn{Conn: c, tcp: tc, rc: rc}
+	s := &Conn{Conn: c, tcp: tc, rc: rc}
 	rc.Control(func(fd uintptr) {
 		s.kernel = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil
 	})
@@ -62,7 +62,7 @@ func newStampConn(c net.Conn) net.Conn {
 
 // recvmsg reads once into the buffer set in s.iov; it reports false when
 // nothing is there yet (the poller then waits).
-func (c *stampConn) recvmsg(fd uintptr) bool {
+func (c *Conn) recvmsg(fd uintptr) bool {
 	for {
 		c.msg.Iov = &c.iov
 		c.msg.Iovlen = 1
@@ -77,7 +77,7 @@ func (c *stampConn) recvmsg(fd uintptr) bool {
 	}
 }
 
-func (c *stampConn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	if !c.kernel {
 		n, err := c.Conn.Read(p)
 		if n > 0 {
@@ -136,11 +136,11 @@ func kernelStamp(oob []byte) (int64, bool) {
 	return 0, false
 }
 
-// markSend makes the next write note its start (sentAt).
-func (c *stampConn) markSend() { c.sendAt.Store(0) }
+// MarkSend makes the next write note its start (SentAt).
+func (c *Conn) MarkSend() { c.sendAt.Store(0) }
 
-// sentAt returns when the first write after markSend began (zero if none).
-func (c *stampConn) sentAt() time.Time {
+// SentAt returns when the first write after MarkSend began (zero if none).
+func (c *Conn) SentAt() time.Time {
 	ns := c.sendAt.Load()
 	if ns <= 0 {
 		return time.Time{}
@@ -148,7 +148,7 @@ func (c *stampConn) sentAt() time.Time {
 	return epoch.Add(time.Duration(ns))
 }
 
-func (c *stampConn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (int, error) {
 	if c.sendAt.Load() == 0 {
 		c.sendAt.Store(max(1, int64(time.Since(epoch))))
 	}
@@ -156,14 +156,17 @@ func (c *stampConn) Write(p []byte) (int, error) {
 }
 
 // CloseWrite lets net/http half-close the connection as it would a plain one.
-func (c *stampConn) CloseWrite() error { return c.tcp.CloseWrite() }
+func (c *Conn) CloseWrite() error { return c.tcp.CloseWrite() }
 
-// arrival returns when the bytes of the latest read arrived (zero before
+// Arrival returns when the bytes of the latest read arrived (zero before
 // any).
-func (c *stampConn) arrival() time.Time {
+func (c *Conn) Arrival() time.Time {
 	ns := c.readAt.Load()
 	if ns == 0 {
 		return time.Time{}
 	}
 	return epoch.Add(time.Duration(ns))
 }
+
+// Kernel reports whether reads are stamped by the kernel.
+func (c *Conn) Kernel() bool { return c.kernel }
