@@ -71,12 +71,23 @@ func Open(ctx context.Context, path string, opt Options) (store.Store, error) {
 	}
 	db.SetMaxOpenConns(1)
 	sub, _ := fs.Sub(migrations, "migrations")
-	d := sqlstore.Dialect{Name: "sqlite", Migrations: sub, Classify: classify(opt.BusyTimeout)}
-	if err := db.PingContext(ctx); err != nil {
+	d := sqlstore.Dialect{Name: "sqlite", Migrations: sub, Classify: classify(opt.BusyTimeout), Busy: busy, RetryFor: opt.BusyTimeout}
+	if err := sqlstore.Retry(ctx, busy, opt.BusyTimeout, func() error { return db.PingContext(ctx) }); err != nil {
 		db.Close()
 		return nil, classify(opt.BusyTimeout)(err, path)
 	}
 	return sqlstore.New(ctx, db, d, path)
+}
+
+// busy reports whether err means another connection holds the database
+// for now (SQLITE_BUSY or SQLITE_LOCKED).
+func busy(err error) bool {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == 5 || c == 6
+	}
+	return strings.Contains(err.Error(), "database is locked")
 }
 
 // classify turns SQLite's errors into store errors with a plain message.

@@ -34,6 +34,13 @@ type Dialect struct {
 	// Classify turns a driver error into one that wraps a store error
 	// where it means one (such as store.ErrUnavailable); nil keeps err.
 	Classify func(err error, where string) error
+	// Busy, when set, recognises errors that mean another process holds
+	// the database for now; a transaction that fails so is retried, with
+	// growing pauses, for up to RetryFor. (SQLite's own busy timeout does
+	// not cover every case, such as a connection switching to WAL or
+	// recovering it while another opens the file.)
+	Busy     func(err error) bool
+	RetryFor time.Duration
 }
 
 // DB is a store.Store over database/sql.
@@ -96,7 +103,13 @@ func (s *DB) wrap(err error, doing string) error {
 	return fmt.Errorf("%s: %s: %w", s.where, doing, err)
 }
 
+// inTx runs fn in a transaction, retrying the whole transaction while the
+// dialect says the database is busy (fn must only touch the database).
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return Retry(ctx, s.d.Busy, s.d.RetryFor, func() error { return s.tx(ctx, fn) })
+}
+
+func (s *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -106,6 +119,28 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// Retry calls fn until it succeeds, fails with an error busy does not
+// recognise, ctx ends or the time is up, pausing 5 ms, 10 ms, ... up to
+// 200 ms between calls. It returns fn's last error.
+func Retry(ctx context.Context, busy func(error) bool, within time.Duration, fn func() error) error {
+	deadline := time.Now().Add(within)
+	pause := 5 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || busy == nil || !busy(err) || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
 }
 
 func nanos(t time.Time) int64 {
