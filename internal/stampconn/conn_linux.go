@@ -136,37 +136,8 @@ func kernelStamp(oob []byte) (int64, bool) {
 	return 0, false
 }
 
-// MarkSend makes the next write note its start (SentAt).
-func (c *Conn) MarkSend() { c.sendAt.Store(0) }
-
-// SentAt returns when the first write after MarkSend began (zero if none).
-func (c *Conn) SentAt() time.Time {
-	ns := c.sendAt.Load()
-	if ns <= 0 {
-		return time.Time{}
-	}
-	return epoch.Add(time.Duration(ns))
-}
-
-func (c *Conn) Write(p []byte) (int, error) {
-	if c.sendAt.Load() == 0 {
-		c.sendAt.Store(max(1, int64(time.Since(epoch))))
-	}
-	return c.Conn.Write(p)
-}
-
 // CloseWrite lets net/http half-close the connection as it would a plain one.
 func (c *Conn) CloseWrite() error { return c.tcp.CloseWrite() }
-
-// Arrival returns when the bytes of the latest read arrived (zero before
-// any).
-func (c *Conn) Arrival() time.Time {
-	ns := c.readAt.Load()
-	if ns == 0 {
-		return time.Time{}
-	}
-	return epoch.Add(time.Duration(ns))
-}
 
 // Kernel reports whether reads are stamped by the kernel.
 func (c *Conn) Kernel() bool { return c.kernel }

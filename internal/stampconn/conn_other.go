@@ -17,25 +17,6 @@ type Conn struct {
 	sendAt atomic.Int64 // ns after epoch; 0 while MarkSend waits for a write
 }
 
-// MarkSend makes the next write note its start (SentAt).
-func (c *Conn) MarkSend() { c.sendAt.Store(0) }
-
-// SentAt returns when the first write after MarkSend began (zero if none).
-func (c *Conn) SentAt() time.Time {
-	ns := c.sendAt.Load()
-	if ns <= 0 {
-		return time.Time{}
-	}
-	return epoch.Add(time.Duration(ns))
-}
-
-func (c *Conn) Write(p []byte) (int, error) {
-	if c.sendAt.Load() == 0 {
-		c.sendAt.Store(max(1, int64(time.Since(epoch))))
-	}
-	return c.Conn.Write(p)
-}
-
 // New wraps c.
 func New(c net.Conn) net.Conn { return &Conn{Conn: c} }
 
@@ -53,15 +34,6 @@ func (c *Conn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
-}
-
-// Arrival returns when the latest read returned bytes (zero before any).
-func (c *Conn) Arrival() time.Time {
-	ns := c.readAt.Load()
-	if ns == 0 {
-		return time.Time{}
-	}
-	return epoch.Add(time.Duration(ns))
 }
 
 // Kernel reports whether reads are stamped by the kernel: never here.
