@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/inference-pio/piobench/internal/testutil"
 	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/model/fake"
 	"github.com/inference-pio/piobench/store"
@@ -416,24 +414,7 @@ func TestCompareAndExport(t *testing.T) {
 // TestHistoryOnPostgres records, lists and judges runs in a PostgreSQL
 // database (skipped without a server; see store/postgres).
 func TestHistoryOnPostgres(t *testing.T) {
-	admin := os.Getenv("PIOBENCH_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("needs PIOBENCH_TEST_POSTGRES=postgres://USER@127.0.0.1:PORT/postgres?sslmode=disable (scripts/start-postgres.sh starts a server and prints the line)")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("piobench_cli_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	db := u.String()
+	db := testutil.TempPostgres(t, "piobench_cli")
 
 	rng := rand.New(rand.NewPCG(21, 22))
 	dir := t.TempDir()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/inference-pio/piobench/internal/testutil"
 	"github.com/inference-pio/piobench/result"
 	"github.com/inference-pio/piobench/store"
 	"github.com/inference-pio/piobench/store/postgres"
@@ -45,24 +43,7 @@ func TestConcurrentRecordingPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 20 piobench processes")
 	}
-	admin := os.Getenv("PIOBENCH_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("needs PIOBENCH_TEST_POSTGRES=postgres://USER@127.0.0.1:PORT/postgres?sslmode=disable (scripts/start-postgres.sh starts a server and prints the line)")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("piobench_conc_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	db := u.String()
+	db := testutil.TempPostgres(t, "piobench_conc")
 	concurrentRecording(t, db, func(ctx context.Context) (store.Store, error) {
 		return postgres.Open(ctx, db, postgres.Options{})
 	})

@@ -5,30 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/inference-pio/piobench/internal/testutil"
 	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/result"
 )
-
-func noLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
 
 func msd(x float64) time.Duration { return time.Duration(x * 1e6) }
 
@@ -252,7 +238,7 @@ func (s *stub) Infer(ctx context.Context, req model.Request) (model.Response, er
 var testPrompts = Synthetic{Words: 4, Seed: 1}
 
 func TestClosedLoop(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	s := &stub{ttft: 20 * time.Millisecond, tokens: 1}
 	rep, err := Run(context.Background(), s, Closed(4), Options{Requests: 40, Prompts: testPrompts, MaxTokens: 1})
 	if err != nil {
@@ -274,7 +260,7 @@ func TestClosedLoop(t *testing.T) {
 }
 
 func TestOpenLoop(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	// Requests take 100 ms; 100 requests/s keeps about 10 in flight. An
 	// open loop sends on schedule whatever the answers do.
 	s := &stub{ttft: 100 * time.Millisecond, tokens: 1}
@@ -351,7 +337,7 @@ func (b *blockFirst) Infer(ctx context.Context, req model.Request) (model.Respon
 }
 
 func TestFailureAccounting(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	boom := errors.New("HTTP 500 from /v1/completions: injected")
 	s := &stub{ttft: time.Millisecond, itl: time.Millisecond, tokens: 4, fail: func(i int64) error {
 		if i%3 == 2 {
@@ -448,7 +434,7 @@ func TestResultNames(t *testing.T) {
 }
 
 func TestDurationAndCancel(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	s := &stub{ttft: 5 * time.Millisecond, tokens: 1}
 	rep, err := Run(context.Background(), s, Closed(2), Options{Duration: 200 * time.Millisecond, Prompts: testPrompts, MaxTokens: 1})
 	if err != nil {

@@ -13,27 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inference-pio/piobench/internal/testutil"
 	"github.com/inference-pio/piobench/model"
 	"github.com/inference-pio/piobench/model/openai"
 	"github.com/inference-pio/piobench/sim"
 )
-
-// noLeaks fails the test if goroutines started during it are still running
-// shortly after it (and its other cleanups) finished.
-func noLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(3 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf)
-		}
-	})
-}
 
 // raw serves a stream written exactly as given: each piece written and
 // flushed on its own, with pause between pieces.
@@ -133,7 +117,7 @@ func TestStreamQuirks(t *testing.T) {
 		{name: "empty stream", pieces: []string{}, wantErr: true, errContains: "empty stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noLeaks(t)
+			testutil.NoLeaks(t)
 			url := raw(t, 200, sse, 0, tc.pieces...)
 			m := open(t, openai.Options{Endpoint: url, API: openai.Chat})
 			var seen []string
@@ -224,7 +208,7 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 func TestStallAndTimeout(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	url := raw(t, 200, sse, 0, chat("a"), "STALL")
 	m := open(t, openai.Options{Endpoint: url, API: openai.Chat, StallTimeout: 150 * time.Millisecond})
 	start := time.Now()
@@ -257,7 +241,7 @@ func TestNotStreamedWhenServerIgnoresStream(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	const key = "sk-planted-7f3c9a1e5b"
 	t.Setenv("PIOBENCH_TEST_KEY", key)
 	l, err := sim.Listen("127.0.0.1:0", sim.Config{APIKey: key, Models: []string{"a", "b"}})
@@ -355,7 +339,7 @@ func TestPoolSizedToLoad(t *testing.T) {
 }
 
 func TestCancelMidStream(t *testing.T) {
-	noLeaks(t)
+	testutil.NoLeaks(t)
 	l, err := sim.Listen("127.0.0.1:0", sim.Config{TTFT: time.Millisecond, ITL: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
