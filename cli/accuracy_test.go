@@ -366,22 +366,7 @@ func TestAccuracyBadInput(t *testing.T) {
 			}
 			calc := &calculator{}
 			code, stdout, stderr := runMain(t, testConfig(t, func() model.Model { return calc }), args...)
-			if code != ExitUsage {
-				t.Errorf("exit %d, want 2\nstderr: %s", code, stderr)
-			}
-			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "piobench: ") {
-				t.Errorf("stderr is not one line starting with \"piobench: \":\n%s", stderr)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("stderr %q does not name the problem (%q)", stderr, tc.want)
-			}
-			if strings.Contains(stderr+stdout, "panic") || strings.Contains(stderr+stdout, "goroutine ") {
-				t.Error("panic trace in output")
-			}
-			if entries, _ := os.ReadDir(out); len(entries) > 0 {
-				t.Errorf("%d files written despite the error", len(entries))
-			}
+			wantUsage(t, code, stdout, stderr, tc.want, out)
 			if _, err := os.Stat(saved); err == nil {
 				t.Error("--save-cases file written despite the error")
 			}

@@ -192,23 +192,33 @@ func TestBadInput(t *testing.T) {
 				args = tc.args
 			}
 			code, stdout, stderr := runMain(t, DefaultConfig(), args...)
-			if code != ExitUsage {
-				t.Errorf("exit %d, want 2\nstderr: %s", code, stderr)
-			}
-			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "piobench: ") {
-				t.Errorf("stderr is not one line starting with \"piobench: \":\n%s", stderr)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("stderr %q does not name the problem (%q)", stderr, tc.want)
-			}
-			if strings.Contains(stderr+stdout, "panic") || strings.Contains(stderr+stdout, "goroutine ") {
-				t.Errorf("panic trace in output")
-			}
-			if entries, _ := os.ReadDir(out); len(entries) > 0 {
-				t.Errorf("%d files written despite the error", len(entries))
-			}
+			wantUsage(t, code, stdout, stderr, tc.want, out)
 		})
+	}
+}
+
+// wantUsage checks a usage error: exit code 2, one line on stderr that
+// starts with "piobench: " and holds want, no panic trace, and (when out is
+// not empty) nothing written into out.
+func wantUsage(t *testing.T, code int, stdout, stderr, want, out string) {
+	t.Helper()
+	if code != ExitUsage {
+		t.Errorf("exit %d, want 2\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "piobench: ") {
+		t.Errorf("stderr is not one line starting with \"piobench: \":\n%s", stderr)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not name the problem (%q)", stderr, want)
+	}
+	if strings.Contains(stderr+stdout, "panic") || strings.Contains(stderr+stdout, "goroutine ") {
+		t.Error("panic trace in output")
+	}
+	if out != "" {
+		if entries, _ := os.ReadDir(out); len(entries) > 0 {
+			t.Errorf("%d files written despite the error", len(entries))
+		}
 	}
 }
 

@@ -109,19 +109,7 @@ func histRuns(t *testing.T, db string) []store.RunInfo {
 // problem, no panic.
 func histUsage(t *testing.T, code int, stdout, stderr, want string) {
 	t.Helper()
-	if code != ExitUsage {
-		t.Errorf("exit %d, want 2\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
-	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "piobench: ") {
-		t.Errorf("stderr is not one line starting with \"piobench: \":\n%s", stderr)
-	}
-	if !strings.Contains(stderr, want) {
-		t.Errorf("stderr %q does not name the problem (%q)", stderr, want)
-	}
-	if strings.Contains(stderr+stdout, "goroutine ") {
-		t.Errorf("panic trace in output")
-	}
+	wantUsage(t, code, stdout, stderr, want, "")
 }
 
 func TestRunRecordsHistory(t *testing.T) {
