@@ -1,14 +1,8 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -23,73 +17,6 @@ import (
 type Case struct {
 	Input    string `json:"input"`
 	Expected string `json:"expected"`
-}
-
-// SmokeCases are the guide's three accuracy cases.
-var SmokeCases = []Case{
-	{Input: "What is 2+2?", Expected: "4"},
-	{Input: "Capital of France?", Expected: "Paris"},
-	{Input: "How many continents?", Expected: "7"},
-}
-
-// A DatasetError is a problem at a line of a dataset file.
-type DatasetError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *DatasetError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
-
-// ReadDataset reads a JSONL file of {"input": ..., "expected": ...} cases
-// (the simple form; eval.ReadFile reads the full one). Blank lines are
-// skipped; any other line that is not such an object is an error naming
-// the file and line.
-func ReadDataset(path string) ([]Case, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return DecodeDataset(f, path)
-}
-
-// DecodeDataset reads cases from r; name is used in errors.
-func DecodeDataset(r io.Reader, name string) ([]Case, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	var cases []Case
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		var c Case
-		if err := dec.Decode(&c); err != nil {
-			return nil, &DatasetError{File: name, Line: line, Msg: "not a JSON object with \"input\" and \"expected\": " + strings.TrimPrefix(err.Error(), "json: ")}
-		}
-		if dec.More() {
-			return nil, &DatasetError{File: name, Line: line, Msg: "more than one JSON value on the line"}
-		}
-		if c.Input == "" || c.Expected == "" {
-			return nil, &DatasetError{File: name, Line: line, Msg: "\"input\" and \"expected\" must both be non-empty strings"}
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &DatasetError{File: name, Msg: err.Error()}
-	}
-	if len(cases) == 0 {
-		return nil, &DatasetError{File: name, Msg: "no cases"}
-	}
-	return cases, nil
 }
 
 // Accuracy measures the ratio of correct answers to a dataset of
@@ -129,7 +56,7 @@ type Accuracy struct {
 
 // NewAccuracy returns the benchmark with the guide's three cases.
 func NewAccuracy() *Accuracy {
-	return &Accuracy{Cases: SmokeCases, Dataset: "builtin:smoke", MaxTokens: eval.DefaultMaxTokens}
+	return &Accuracy{Questions: eval.Smoke(), Dataset: "builtin:smoke", MaxTokens: eval.DefaultMaxTokens}
 }
 
 func (*Accuracy) Name() string     { return "accuracy" }
@@ -137,13 +64,10 @@ func (*Accuracy) Category() string { return result.CategoryAccuracy }
 func (*Accuracy) Unit() string     { return "ratio" }
 
 // EvalCases returns the cases the benchmark evaluates, in the full form:
-// Questions, or else Cases (the guide's smoke set becomes eval.Smoke).
+// Questions, or else Cases.
 func (b *Accuracy) EvalCases() []eval.Case {
 	if len(b.Questions) > 0 {
 		return b.Questions
-	}
-	if reflect.DeepEqual(b.Cases, SmokeCases) {
-		return eval.Smoke()
 	}
 	out := make([]eval.Case, len(b.Cases))
 	for i, c := range b.Cases {

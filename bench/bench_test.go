@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -324,28 +322,5 @@ func TestRegistry(t *testing.T) {
 	}
 	if _, err := r.Suite("nope"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown suite: %v", err)
-	}
-}
-
-func TestReadDataset(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.jsonl")
-	os.WriteFile(good, []byte(`{"input":"a?","expected":"b"}`+"\n\n"+`{"input":"c?","expected":"d"}`+"\n"), 0o644)
-	cases, err := ReadDataset(good)
-	if err != nil || len(cases) != 2 || cases[1].Expected != "d" {
-		t.Fatalf("got %v, %v", cases, err)
-	}
-	for _, tc := range []struct{ body, want string }{
-		{`{"input":"a","expected":"b"}` + "\nnot json\n", "bad.jsonl:2: not a JSON object"},
-		{`{"input":"a"}`, "bad.jsonl:1: \"input\" and \"expected\" must both be non-empty"},
-		{`{"input":"a","expected":"b","extra":1}`, "bad.jsonl:1: "},
-		{"\n\n", "bad.jsonl: no cases"},
-	} {
-		bad := filepath.Join(dir, "bad.jsonl")
-		os.WriteFile(bad, []byte(tc.body), 0o644)
-		_, err := ReadDataset(bad)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.body, err, tc.want)
-		}
 	}
 }
