@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +29,9 @@ func startTree(t *testing.T) *exec.Cmd {
 	return cmd
 }
 
+// waitTree waits until the tree of pid has n processes and every child
+// has become sleep (a forked child is a copy of sh until it execs, and its
+// memory changes then), or 5 s have passed.
 func waitTree(t *testing.T, pid, n int) []int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -35,11 +40,41 @@ func waitTree(t *testing.T, pid, n int) []int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(pids) >= n || time.Now().After(deadline) {
+		if (len(pids) >= n && allSleep(pids[1:])) || time.Now().After(deadline) {
 			return pids
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// settle waits until the tree's RSS reads the same twice 20 ms apart (just
+// after exec, sleep is still faulting in its libraries), or 5 s have
+// passed.
+func settle(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	prev, _ := TreeRSS(pid)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		cur, err := TreeRSS(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur == prev {
+			return
+		}
+		prev = cur
+	}
+}
+
+func allSleep(pids []int) bool {
+	for _, p := range pids {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "sleep" {
+			return false
+		}
+	}
+	return true
 }
 
 func TestTreeFindsChildren(t *testing.T) {
@@ -74,6 +109,8 @@ func TestTreeProbeFollowsRoot(t *testing.T) {
 	b := startTree(t)
 	waitTree(t, a.Process.Pid, 3)
 	waitTree(t, b.Process.Pid, 3)
+	settle(t, a.Process.Pid)
+	settle(t, b.Process.Pid)
 	root := a.Process.Pid
 	probe := TreeProbe(func() int { return root })
 	for _, c := range []*exec.Cmd{a, b, a} {
