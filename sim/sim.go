@@ -30,7 +30,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +47,7 @@ type Quirks struct {
 	NoSpace     bool // "data:" without the space after the colon
 	RoleChunk   bool // a first chunk holding only the role (chat) or empty text (completions)
 	EmptyChunks bool // a chunk with empty content after every content chunk
-	SplitWrites bool // the stream's first bytes written one by one, every event in pieces split inside its first line and between line ends
+	SplitWrites bool // the stream's first bytes written one by one, then every flush in two writes cut at a place that moves (inside a line, between CR and LF, between line and blank line, between events)
 	NoDone      bool // the stream closes without "data: [DONE]"
 	UsageEvery  bool // "usage": null in every chunk, besides the final usage-only chunk
 }
@@ -469,6 +468,7 @@ type gen struct {
 	log      Log
 	firstAt  time.Time
 	events   int
+	flushes  int // flushes of the stream so far
 	wt       waiter
 	reported bool
 }
@@ -708,6 +708,12 @@ func (g *gen) chunk(b []byte, content *string, finish string) []byte {
 }
 
 // flush hands the buffered bytes to the connection, in pieces when asked.
+//
+// With SplitWrites the stream's first bytes go out one by one, and every
+// later flush in two writes, cut at a place that moves from flush to flush
+// (see splitAt). Two writes per flush, not one per line, keep the quirk
+// cheap: a flush is due at a token's deadline, and every extra write and
+// the client's read of it would make the next due token late.
 func (g *gen) flush(b []byte) error {
 	if len(b) == 0 {
 		return nil
@@ -724,9 +730,10 @@ func (g *gen) flush(b []byte) error {
 	if !g.q.SplitWrites {
 		return write(b)
 	}
-	if g.events <= 2 {
-		// The start of the stream byte by byte (enough to cut the first
-		// line everywhere), the rest as below.
+	g.flushes++
+	if g.flushes == 1 {
+		// The start of the stream byte by byte: enough to cut its first
+		// line everywhere.
 		n := min(len(b), 48)
 		for i := 0; i < n; i++ {
 			if err := write(b[i : i+1]); err != nil {
@@ -738,31 +745,64 @@ func (g *gen) flush(b []byte) error {
 			return nil
 		}
 	}
-	// Split inside the first line, and at every line end (so CR and LF
-	// of a CRLF, and the two line ends that close an event, go apart).
-	start := 0
-	cut := min(3, len(b))
-	if err := write(b[:cut]); err != nil {
-		return err
-	}
-	start = cut
-	line, yielded := 0, false
-	for i := start; i < len(b); i++ {
-		if b[i] == '\r' || b[i] == '\n' {
-			if err := write(b[start : i+1]); err != nil {
-				return err
-			}
-			// Once the first data line is out, its token is delivered: let
-			// other streams due now deliver theirs before this one writes
-			// the rest of its pieces.
-			if !yielded && bytes.HasPrefix(b[line:i], []byte("data")) {
-				runtime.Gosched()
-				yielded = true
-			}
-			start, line = i+1, i+1
+	cut := splitAt(b, g.flushes)
+	if cut > 0 && cut < len(b) {
+		if err := write(b[:cut]); err != nil {
+			return err
 		}
+		b = b[cut:]
 	}
-	return write(b[start:])
+	return write(b)
+}
+
+// splitAt returns where to cut b, one or more events, the k-th flush of a
+// stream. Over any five flushes in a row the cut falls inside the first
+// line's field name, inside the first data line's value, between the CR
+// and LF of its end (inside a LF or CR end otherwise: after it), between
+// the data line and the blank line that closes its event, and between the
+// first event and the next. It returns len(b) when there is no such place.
+func splitAt(b []byte, k int) int {
+	data := 0 // the first data line
+	if !bytes.HasPrefix(b, []byte("data")) {
+		data = bytes.Index(b, []byte("\ndata")) + 1
+	}
+	switch k % 5 {
+	case 0:
+		return min(2, len(b))
+	case 1:
+		if end := lineEnd(b, data); data < end {
+			return data + (end-data)/2 + 1
+		}
+		return len(b)
+	case 2:
+		return min(lineEnd(b, data)+1, len(b))
+	case 3:
+		return afterLine(b, data)
+	default:
+		// The blank line ends the event: the byte after it.
+		return afterLine(b, afterLine(b, data))
+	}
+}
+
+// lineEnd returns the index of the CR or LF that ends the line starting at
+// i (len(b) if none).
+func lineEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	if j := bytes.IndexAny(b[i:], "\r\n"); j >= 0 {
+		return i + j
+	}
+	return len(b)
+}
+
+// afterLine returns where the line after the one starting at i starts.
+func afterLine(b []byte, i int) int {
+	e := lineEnd(b, i)
+	if e < len(b) && b[e] == '\r' {
+		e++
+	}
+	return min(e+1, len(b))
 }
 
 func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int) {
