@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -405,5 +406,60 @@ func TestChunkStampedOnArrival(t *testing.T) {
 	}
 	if resp.Start.Before(before) {
 		t.Errorf("send time %v before the call", resp.Start.Sub(before))
+	}
+}
+
+// A stream whose "[DONE]" comes a write before the body's end leaves its
+// connection for the next request; one that keeps the body open after
+// "[DONE]" does not hold the caller.
+func TestStreamEndKeepsConnection(t *testing.T) {
+	var conns atomic.Int64
+	const hold = 3 * time.Millisecond
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", sse)
+		w.Write([]byte(chat("a") + chat("b") + "data: [DONE]\n\n"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-time.After(hold):
+		case <-r.Context().Done():
+		}
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	m := open(t, openai.Options{Endpoint: srv.URL, API: openai.Chat})
+	for i := 0; i < 5; i++ {
+		resp, err := m.Infer(context.Background(), model.Request{Prompt: "x", MaxTokens: 2})
+		if err != nil || resp.Text != "ab" {
+			t.Fatalf("request %d: %q, %v", i, resp.Text, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("5 streams in a row took %d connections, want 1", n)
+	}
+	srv.Close()
+
+	held := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", sse)
+		w.Write([]byte(chat("a") + "data: [DONE]\n\n"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-time.After(10 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(held.Close)
+	m = open(t, openai.Options{Endpoint: held.URL, API: openai.Chat})
+	start := time.Now()
+	resp, err := m.Infer(context.Background(), model.Request{Prompt: "x", MaxTokens: 1})
+	if err != nil || resp.Text != "a" {
+		t.Fatalf("%q, %v", resp.Text, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Infer waited %v for a body left open after [DONE]", d)
 	}
 }

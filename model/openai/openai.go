@@ -667,6 +667,9 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		err = m.readWhole(sr, hresp.ContentLength, sc, &resp, fn)
 	} else {
 		err = m.readStream(sr, req.MaxTokens, sc, &resp, fn)
+		if err == nil {
+			drain(hresp.Body)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -675,6 +678,24 @@ func (m *Model) do(ctx context.Context, req model.Request, stream bool, fn func(
 		return resp, err
 	}
 	return resp, nil
+}
+
+// drainWait and drainMax bound how long and how much drain reads.
+const (
+	drainWait = 20 * time.Millisecond
+	drainMax  = 64 << 10
+)
+
+// drain reads what is left of a finished stream's body. A stream ends with
+// "data: [DONE]", often a write before the body's own end; a body closed
+// before its end closes its connection too, and the next request would
+// wait for a new one (a dial, counted in its TTFT). The end normally
+// follows at once: a server that keeps the body open longer, or sends
+// more, has its connection closed as before.
+func drain(body io.ReadCloser) {
+	t := time.AfterFunc(drainWait, func() { body.Close() })
+	io.CopyN(io.Discard, body, drainMax)
+	t.Stop()
 }
 
 // readWhole reads a non-streamed answer of size bytes (-1: unknown). The
