@@ -15,6 +15,12 @@ var epoch = time.Now()
 // and releases every waiter whose deadline has come; a waiter costs no
 // timer of its own. The last stretch before a deadline too short to sleep
 // (spin) is spent yielding to other goroutines.
+//
+// A waiter may also hand the clock work to do at its deadline (fire): the
+// clock does it itself, in deadline order, before it releases anyone. Like
+// an inference server's engine loop writing every stream's token of a
+// step, this keeps the due work out of the scheduler's run queues, where
+// it would wait behind whatever else is runnable.
 type clock struct {
 	mu      sync.Mutex
 	h       waitHeap
@@ -30,9 +36,10 @@ const spin = 50 * time.Microsecond
 
 // A waiter waits for its deadline on ch.
 type waiter struct {
-	due time.Time
-	ch  chan struct{} // capacity 1
-	idx int           // in the heap; -1 when not in it
+	due  time.Time
+	ch   chan struct{} // capacity 1
+	idx  int           // in the heap; -1 when not in it
+	fire func()        // nil, or what the clock does at the deadline, before releasing
 }
 
 func newClock() *clock { return &clock{a: newAlarm()} }
@@ -53,17 +60,26 @@ func (c *clock) add(w *waiter) {
 	}
 }
 
-// remove takes w out before its deadline (its owner stopped waiting).
-func (c *clock) remove(w *waiter) {
+// remove takes w out before its deadline (its owner stopped waiting). If
+// the clock has already taken w to fire it, remove waits until w is
+// released, so that fire never runs after its owner has gone. It reports
+// whether w was taken out before its deadline.
+func (c *clock) remove(w *waiter) bool {
 	c.mu.Lock()
-	if w.idx >= 0 {
+	in := w.idx >= 0
+	if in {
 		heap.Remove(&c.h, w.idx)
 	}
 	c.mu.Unlock()
+	if !in && w.fire != nil {
+		<-w.ch // taken: it is being fired, and then released
+		return false
+	}
 	select {
 	case <-w.ch:
 	default:
 	}
+	return in
 }
 
 func (c *clock) loop() {
@@ -74,15 +90,24 @@ func (c *clock) loop() {
 		for len(c.h) > 0 && !c.h[0].due.After(now) {
 			c.due = append(c.due, heap.Pop(&c.h).(*waiter))
 		}
-		// The runtime runs the goroutine woken last first and the others
-		// in the order woken: wake the earliest last, so that they run in
-		// the order of their deadlines, tick after tick.
 		if n := len(c.due); n > 0 {
+			// Only this goroutine touches c.due: fire without the lock, so
+			// that others can queue meanwhile.
+			c.mu.Unlock()
+			for _, w := range c.due {
+				if w.fire != nil {
+					w.fire()
+				}
+			}
+			// The runtime runs the goroutine woken last first and the
+			// others in the order woken: wake the earliest last, so that
+			// they run in the order of their deadlines, tick after tick.
 			for _, w := range c.due[1:] {
 				release(w)
 			}
 			release(c.due[0])
 			clear(c.due)
+			continue // time went by: look again
 		}
 		if len(c.h) == 0 || c.closed {
 			c.running = false

@@ -80,3 +80,45 @@ func TestClockRemove(t *testing.T) {
 	default:
 	}
 }
+
+func TestClockFiresBeforeRelease(t *testing.T) {
+	c := newClock()
+	defer c.close()
+	var fired time.Time
+	w := &waiter{idx: -1, ch: make(chan struct{}, 1), due: time.Now().Add(3 * time.Millisecond)}
+	w.fire = func() { fired = time.Now() }
+	c.add(w)
+	<-w.ch
+	if fired.IsZero() {
+		t.Fatal("released without firing")
+	}
+	if fired.Before(w.due) {
+		t.Errorf("fired %v before the deadline", w.due.Sub(fired))
+	}
+}
+
+func TestClockRemoveWaitsForFire(t *testing.T) {
+	c := newClock()
+	defer c.close()
+	started, unblock := make(chan struct{}), make(chan struct{})
+	var done bool
+	w := &waiter{idx: -1, ch: make(chan struct{}, 1), due: time.Now()}
+	w.fire = func() {
+		close(started)
+		<-unblock
+		done = true
+	}
+	c.add(w)
+	<-started // the clock has taken w and is firing it
+	removed := make(chan bool)
+	go func() { removed <- c.remove(w) }()
+	select {
+	case <-removed:
+		t.Fatal("remove returned while the clock was still firing")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(unblock)
+	if before := <-removed; before || !done {
+		t.Errorf("remove = %v with fire done %v; want false after the fire", before, done)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ type Log struct {
 	Due       []time.Time // when each token was due
 	Written   []time.Time // when each token's bytes were handed to the connection
 	Status    int
-	Failure   string // "http_error", "mid_stream_error", "stall", "client_gone" or ""
+	Failure   string // "http_error", "mid_stream_error", "stall", "client_gone", "write_timeout" (the client stopped reading) or ""
 	MaxTokens int
 	Seed      int64 // the request's "seed" (0 when it gave none)
 }
@@ -452,24 +453,30 @@ func fnvHash(s string) uint64 {
 
 // gen writes one answer.
 type gen struct {
-	s        *Server
-	w        http.ResponseWriter
-	rc       *http.ResponseController
-	chat     bool
-	rng      *rand.Rand
-	q        Quirks
-	n        uint64 // the request's number, its id
-	model    []byte
-	created  int64
-	seed     uint64
-	usage    bool
-	prompt   int
-	max      int
-	log      Log
-	firstAt  time.Time
-	events   int
-	flushes  int // flushes of the stream so far
-	wt       waiter
+	s       *Server
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	chat    bool
+	rng     *rand.Rand
+	q       Quirks
+	n       uint64 // the request's number, its id
+	model   []byte
+	created int64
+	seed    uint64
+	usage   bool
+	prompt  int
+	max     int
+	log     Log
+	firstAt time.Time
+	events  int
+	flushes int // flushes of the stream so far
+	wt      waiter
+	fire    func() // writeAt's work for the clock, made once
+	fired   struct {
+		b   []byte
+		err error
+		at  time.Time
+	}
 	reported bool
 }
 
@@ -519,7 +526,7 @@ func (g *gen) wait(ctx context.Context, t time.Time) bool {
 	if w.ch == nil {
 		w.ch = make(chan struct{}, 1)
 	}
-	w.due = t
+	w.due, w.fire = t, nil
 	g.s.clock.add(w)
 	select {
 	case <-w.ch:
@@ -529,6 +536,51 @@ func (g *gen) wait(ctx context.Context, t time.Time) bool {
 	}
 	g.s.clock.remove(w)
 	return false
+}
+
+// writeLimit bounds how long the clock's write to one stream may block (a
+// client that stopped reading and let its socket fill), since every other
+// stream's due token waits behind it.
+const writeLimit = 100 * time.Millisecond
+
+// writeAt has the server's clock write b at t, in the clock's own
+// goroutine (see clock), and waits for it. It returns when the bytes went
+// out, or "" and false when the client left or the server stopped first;
+// otherwise the failure to log.
+func (g *gen) writeAt(ctx context.Context, t time.Time, b []byte) (at time.Time, failure string) {
+	w := &g.wt
+	if w.ch == nil {
+		w.ch = make(chan struct{}, 1)
+	}
+	if g.fire == nil {
+		g.fire = func() {
+			g.rc.SetWriteDeadline(time.Now().Add(writeLimit))
+			g.fired.err = g.flush(g.fired.b, true)
+			g.fired.at = time.Now()
+			g.rc.SetWriteDeadline(time.Time{})
+		}
+	}
+	if g.rc == nil {
+		g.rc = http.NewResponseController(g.w)
+	}
+	g.fired.b = b
+	w.due, w.fire = t, g.fire
+	g.s.clock.add(w)
+	select {
+	case <-w.ch:
+		switch err := g.fired.err; {
+		case err == nil:
+			return g.fired.at, ""
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return time.Time{}, "write_timeout"
+		default:
+			return time.Time{}, "client_gone"
+		}
+	case <-ctx.Done():
+	case <-g.s.closing:
+	}
+	g.s.clock.remove(w) // waits for a write under way
+	return time.Time{}, "client_gone"
 }
 
 func (g *gen) whole(ctx context.Context, arrival time.Time) {
@@ -709,12 +761,12 @@ func (g *gen) chunk(b []byte, content *string, finish string) []byte {
 
 // flush hands the buffered bytes to the connection, in pieces when asked.
 //
-// With SplitWrites the stream's first bytes go out one by one, and every
-// later flush in two writes, cut at a place that moves from flush to flush
+// With SplitWrites the stream's first bytes go out one by one (unless timed:
+// the clock writes them at a deadline), and every later flush in two writes, cut at a place that moves from flush to flush
 // (see splitAt). Two writes per flush, not one per line, keep the quirk
 // cheap: a flush is due at a token's deadline, and every extra write and
 // the client's read of it would make the next due token late.
-func (g *gen) flush(b []byte) error {
+func (g *gen) flush(b []byte, timed bool) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -731,9 +783,10 @@ func (g *gen) flush(b []byte) error {
 		return write(b)
 	}
 	g.flushes++
-	if g.flushes == 1 {
+	if g.flushes == 1 && !timed {
 		// The start of the stream byte by byte: enough to cut its first
-		// line everywhere.
+		// line everywhere. Not for a token due now (the clock writes it,
+		// and every other stream's token waits meanwhile).
 		n := min(len(b), 48)
 		for i := 0; i < n; i++ {
 			if err := write(b[i : i+1]); err != nil {
@@ -822,7 +875,7 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 	if g.q.RoleChunk {
 		b = g.chunk(b, nil, "")
 	}
-	if err := g.flush(b); err != nil {
+	if err := g.flush(b, false); err != nil {
 		g.log.Failure = "client_gone"
 		return
 	}
@@ -830,23 +883,26 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 	t := arrival.Add(g.delay(g.s.cfg.TTFT + time.Duration(g.prompt)*g.s.cfg.PrefillPerToken))
 	pending := 0 // tokens in b, not yet written
 	sent := 0
-	writeOut := func() bool {
-		if err := g.flush(b); err != nil {
-			g.log.Failure = "client_gone"
-			return false
-		}
+	// wrote logs the pending tokens as written at at.
+	wrote := func(at time.Time) {
 		if g.log.Written != nil {
-			now := time.Now()
 			for range pending {
-				g.log.Written = append(g.log.Written, now)
+				g.log.Written = append(g.log.Written, at)
 			}
 		}
 		if sent == 0 && pending > 0 {
-			g.firstAt = time.Now()
+			g.firstAt = at
 		}
 		sent += pending
 		pending = 0
 		b = b[:0]
+	}
+	writeOut := func() bool {
+		if err := g.flush(b, false); err != nil {
+			g.log.Failure = "client_gone"
+			return false
+		}
+		wrote(time.Now())
 		return true
 	}
 	for i := 0; i < g.max; i++ {
@@ -869,19 +925,18 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 			b = g.event(b, func(b []byte) []byte {
 				return append(b, `{"error":{"message":"injected failure mid-stream","type":"InternalServerError","code":500}}`...)
 			})
-			g.flush(b)
+			g.flush(b, false)
 			return
 		}
-		if time.Until(t) > 0 {
-			// The next token is not due yet: write what is.
+		ahead := time.Until(t) > 0
+		if ahead && pending > 0 {
+			// Tokens that came due while the schedule ran behind: out
+			// before waiting for this one.
 			if !writeOut() {
 				return
 			}
-			if !g.wait(ctx, t) {
-				g.log.Failure = "client_gone"
-				return
-			}
-		} else if ctx.Err() != nil {
+		}
+		if ctx.Err() != nil {
 			g.log.Failure = "client_gone"
 			return
 		}
@@ -898,6 +953,16 @@ func (g *gen) stream(ctx context.Context, arrival time.Time, failAt, stallAt int
 		if g.q.EmptyChunks && i < g.max-1 {
 			empty := ""
 			b = g.chunk(b, &empty, "")
+		}
+		if ahead {
+			// Built ahead of its deadline: the clock writes it then. A
+			// token already due stays in b, to go out with the next write.
+			at, failure := g.writeAt(ctx, t, b)
+			if failure != "" {
+				g.log.Failure = failure
+				return
+			}
+			wrote(at)
 		}
 	}
 	g.s.m.genTokens.Add(uint64(g.max))
