@@ -159,7 +159,16 @@ type collector struct {
 
 func (c *collector) add(r *Record) {
 	if r.Err == nil {
-		r.Measures = Measure(r.Response, r.Sent-r.Intended)
+		// Open loop: from the intended send time, so that neither a late
+		// sender nor a queue inside the client hides latency. Closed loop:
+		// there is no schedule, only a free worker, so from the moment the
+		// request was sent; the client's own time before that is reported
+		// as client_queue.
+		wait := r.Sent - r.Intended
+		if !c.rep.Level.IsOpen() {
+			wait = 0
+		}
+		r.Measures = Measure(r.Response, wait)
 		r.Good = c.opts.SLO.Met(r.Measures)
 	}
 	end := r.Sent + r.Response.Duration

@@ -324,6 +324,24 @@ func TestOpenLoopLatencyFromIntendedTime(t *testing.T) {
 	}
 }
 
+func TestClosedLoopLatencyFromSend(t *testing.T) {
+	// A closed loop has no schedule: a request's latency counts from when
+	// it was sent, and the time it spent in the client before is its
+	// client queue.
+	s := &stub{ttft: 10 * time.Millisecond, tokens: 1}
+	blocking := &blockFirst{stub: s, block: 150 * time.Millisecond}
+	rep, err := Run(context.Background(), blocking, Closed(1), Options{Requests: 1, Prompts: testPrompts, MaxTokens: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.TTFT) != 1 || rep.TTFT[0] < 10 || rep.TTFT[0] >= 150 {
+		t.Errorf("ttft %v, want about 10 ms: from the send, not from the 150 ms before it", rep.TTFT)
+	}
+	if q := rep.Queue; len(q) != 1 || q[0] < 140 {
+		t.Errorf("client queue %v, want about 150 ms", q)
+	}
+}
+
 // blockFirst waits before passing a request on, like a client pool that
 // has no free connection.
 type blockFirst struct {
