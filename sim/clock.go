@@ -32,7 +32,14 @@ type clock struct {
 }
 
 // spin is the longest wait the clock yields through rather than sleeps.
-const spin = 50 * time.Microsecond
+// Waking from a sleep goes through the poller and a run queue, tens of
+// microseconds on a busy machine; yielding keeps the clock among the
+// runnable goroutines, so it is on time when streams' deadlines crowd
+// together (at concurrency 64 and ITL 10 ms, one every 156 µs on average).
+// On a quiet server it costs at most spin of CPU per deadline. Measured on
+// two pinned cores, 200 µs rather than 50 µs took the ITL p99 error against
+// the schedule from 1.0-2.4% to 0.7-1.5%.
+const spin = 200 * time.Microsecond
 
 // A waiter waits for its deadline on ch.
 type waiter struct {

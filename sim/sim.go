@@ -787,7 +787,7 @@ func (g *gen) flush(b []byte, timed bool) error {
 		// The start of the stream byte by byte: enough to cut its first
 		// line everywhere. Not for a token due now (the clock writes it,
 		// and every other stream's token waits meanwhile).
-		n := min(len(b), 48)
+		n := min(len(b), startBytes)
 		for i := 0; i < n; i++ {
 			if err := write(b[i : i+1]); err != nil {
 				return err
@@ -807,6 +807,12 @@ func (g *gen) flush(b []byte, timed bool) error {
 	}
 	return write(b)
 }
+
+// startBytes is how many bytes at the start of a stream go out one by one
+// with SplitWrites: the first line and the start of the next whatever the
+// other quirks. Each is a write and a read of its own, taken from the
+// tokens of other streams due meanwhile, so no more than that.
+const startBytes = 16
 
 // splitAt returns where to cut b, one or more events, the k-th flush of a
 // stream. Over any five flushes in a row the cut falls inside the first
