@@ -545,8 +545,9 @@ const writeLimit = 100 * time.Millisecond
 
 // writeAt has the server's clock write b at t, in the clock's own
 // goroutine (see clock), and waits for it. It returns when the bytes went
-// out, or "" and false when the client left or the server stopped first;
-// otherwise the failure to log.
+// out, or the failure to log: "client_gone" when the client left, the
+// server stopped or the write failed, "write_timeout" when the write
+// blocked for writeLimit.
 func (g *gen) writeAt(ctx context.Context, t time.Time, b []byte) (at time.Time, failure string) {
 	w := &g.wt
 	if w.ch == nil {
@@ -761,11 +762,12 @@ func (g *gen) chunk(b []byte, content *string, finish string) []byte {
 
 // flush hands the buffered bytes to the connection, in pieces when asked.
 //
-// With SplitWrites the stream's first bytes go out one by one (unless timed:
-// the clock writes them at a deadline), and every later flush in two writes, cut at a place that moves from flush to flush
-// (see splitAt). Two writes per flush, not one per line, keep the quirk
-// cheap: a flush is due at a token's deadline, and every extra write and
-// the client's read of it would make the next due token late.
+// With SplitWrites the stream's first bytes go out one by one (unless
+// timed: the clock writes them at a deadline), and every later flush in two
+// writes, cut at a place that moves from flush to flush (see splitAt). Two
+// writes per flush, not one per line, keep the quirk cheap: a flush is due
+// at a token's deadline, and every extra write, and the client's read of
+// it, would make the next due token late.
 func (g *gen) flush(b []byte, timed bool) error {
 	if len(b) == 0 {
 		return nil
@@ -817,7 +819,7 @@ const startBytes = 16
 // splitAt returns where to cut b, one or more events, the k-th flush of a
 // stream. Over any five flushes in a row the cut falls inside the first
 // line's field name, inside the first data line's value, between the CR
-// and LF of its end (inside a LF or CR end otherwise: after it), between
+// and LF of its end (after the line end when it is a lone LF), between
 // the data line and the blank line that closes its event, and between the
 // first event and the next. It returns len(b) when there is no such place.
 func splitAt(b []byte, k int) int {
