@@ -168,6 +168,25 @@ func TestLoadBadInput(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
+	// A server that accepts connections and never answers.
+	quiet, _ := net.Listen("tcp", "127.0.0.1:0")
+	t.Cleanup(func() { quiet.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := quiet.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	silent := "http://" + quiet.Addr().String()
 	dir := t.TempDir()
 	dataset := filepath.Join(dir, "prompts.jsonl")
 	os.WriteFile(dataset, []byte("{\"prompt\":\"fine\"}\n{\"prompt\": }\n"), 0o644)
@@ -180,6 +199,7 @@ func TestLoadBadInput(t *testing.T) {
 		msg  string
 	}{
 		{"unreachable endpoint", []string{"--endpoint", closed}, 2, "cannot reach " + closed},
+		{"silent endpoint", []string{"--endpoint", silent, "--stall-timeout", "300ms"}, 2, silent + ": no answer from /v1/models within 300ms"},
 		{"wrong model id", append([]string{"--endpoint", sim1, "--model-id", "gpt-9"}, ok...), 2, `does not serve model "gpt-9" (it serves: sim)`},
 		{"401", []string{"--endpoint", sim1, "--api-key-env", "PIOBENCH_WRONG_KEY"}, 2, "HTTP 401"},
 		{"key variable unset", []string{"--endpoint", sim1, "--api-key-env", "PIOBENCH_NOT_SET_ANYWHERE"}, 2, "PIOBENCH_NOT_SET_ANYWHERE"},

@@ -111,7 +111,8 @@ func (o *openaiFlags) openModel(ctx context.Context, cfg Config) (model.Model, e
 	if err != nil {
 		return nil, asUsage(err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wait := o.probeWait()
+	lctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := m.Load(lctx); err != nil {
 		m.Close()
@@ -119,11 +120,23 @@ func (o *openaiFlags) openModel(ctx context.Context, cfg Config) (model.Model, e
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%s: no answer from /v1/models within 30s", o.endpoint)
+			err = fmt.Errorf("%s: no answer from /v1/models within %v", o.endpoint, wait)
 		}
 		return nil, asUsage(err)
 	}
 	return m, nil
+}
+
+// probeWait is how long the check of /v1/models waits for an answer: 30 s,
+// or less when --stall-timeout or --request-timeout allow less.
+func (o *openaiFlags) probeWait() time.Duration {
+	wait := 30 * time.Second
+	for _, d := range []time.Duration{o.stallTimeout, o.requestTimeout} {
+		if d > 0 {
+			wait = min(wait, d)
+		}
+	}
+	return wait
 }
 
 func openaiOf(f *runFlags) *openaiFlags {
