@@ -19,62 +19,57 @@ var identity = scale{1, ""}
 // Time and memory units that values can be rescaled between. Memory units
 // follow the rest of piobench: MB is 2^20 bytes (and the metadata of a
 // memory result says so).
-var (
-	timeUnits = map[string]float64{
-		"ns": 1e-9, "nanoseconds": 1e-9,
-		"us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microseconds": 1e-6,
-		"ms": 1e-3, "milliseconds": 1e-3,
-		"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-	}
-	timeSteps = []struct {
-		below float64 // seconds
-		unit  string
-		per   float64 // seconds per unit
-	}{{1e-6, "ns", 1e-9}, {1e-3, "µs", 1e-6}, {1, "ms", 1e-3}, {math.Inf(1), "s", 1}}
+type step struct {
+	below float64 // in the base unit (seconds, bytes)
+	unit  string
+	per   float64 // base units per unit
+}
 
-	memUnits = map[string]float64{
-		"b": 1, "bytes": 1, "byte": 1,
-		"kb": 1 << 10, "kib": 1 << 10,
-		"mb": 1 << 20, "mib": 1 << 20,
-		"gb": 1 << 30, "gib": 1 << 30,
-		"tb": 1 << 40, "tib": 1 << 40,
-	}
-	memSteps = []struct {
-		below float64 // bytes
-		unit  string
-		per   float64
-	}{{1 << 10, "B", 1}, {1 << 20, "KB", 1 << 10}, {1 << 30, "MB", 1 << 20}, {1 << 40, "GB", 1 << 30}, {math.Inf(1), "TB", 1 << 40}}
-)
+// A family is units of one quantity: the names a value may come in (with
+// their size in the base unit) and the units it is shown in.
+type family struct {
+	units map[string]float64
+	steps []step
+}
+
+var families = []family{
+	{ // time, in seconds
+		units: map[string]float64{
+			"ns": 1e-9, "nanoseconds": 1e-9,
+			"us": 1e-6, "µs": 1e-6, "μs": 1e-6, "microseconds": 1e-6,
+			"ms": 1e-3, "milliseconds": 1e-3,
+			"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+		},
+		steps: []step{{1e-6, "ns", 1e-9}, {1e-3, "µs", 1e-6}, {1, "ms", 1e-3}, {math.Inf(1), "s", 1}},
+	},
+	{ // memory, in bytes
+		units: map[string]float64{
+			"b": 1, "bytes": 1, "byte": 1,
+			"kb": 1 << 10, "kib": 1 << 10,
+			"mb": 1 << 20, "mib": 1 << 20,
+			"gb": 1 << 30, "gib": 1 << 30,
+			"tb": 1 << 40, "tib": 1 << 40,
+		},
+		steps: []step{{1 << 10, "B", 1}, {1 << 20, "KB", 1 << 10}, {1 << 30, "MB", 1 << 20}, {1 << 40, "GB", 1 << 30}, {math.Inf(1), "TB", 1 << 40}},
+	},
+}
 
 // scaleFor picks the unit that shows v (in unit) with the fewest digits:
 // time in ns, µs, ms or s; memory in B, KB, MB, GB or TB. Other units
 // (rates, ratios, counts) are kept as they are.
 func scaleFor(v float64, unit string) scale {
 	key := strings.ToLower(strings.TrimSpace(unit))
-	if per, ok := timeUnits[key]; ok {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+	for _, f := range families {
+		per, ok := f.units[key]
+		if !ok {
+			continue
+		}
+		base := math.Abs(v) * per
+		if math.IsNaN(v) || math.IsInf(v, 0) || base == 0 {
 			return scale{1, unit}
 		}
-		sec := math.Abs(v) * per
-		if sec == 0 {
-			return scale{1, unit}
-		}
-		for _, s := range timeSteps {
-			if sec < s.below {
-				return scale{per / s.per, s.unit}
-			}
-		}
-	}
-	if per, ok := memUnits[key]; ok {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return scale{1, unit}
-		}
-		b := math.Abs(v) * per
-		if b == 0 {
-			return scale{1, unit}
-		}
-		for _, s := range memSteps {
-			if b < s.below {
+		for _, s := range f.steps {
+			if base < s.below {
 				return scale{per / s.per, s.unit}
 			}
 		}
