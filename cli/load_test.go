@@ -221,7 +221,7 @@ func TestLoadBadInput(t *testing.T) {
 		{"bad url", []string{"--endpoint", "localhost:8000"}, 2, "want an http:// or https:// URL"},
 		{"unknown flag", []string{"--endpoint", sim1, "--concurency", "2"}, 2, "unknown flag"},
 		{"malformed SSE", []string{"--endpoint", malformed, "--requests", "3"}, 1, "all 3 requests failed: malformed SSE chunk"},
-		{"stall mid-stream", []string{"--endpoint", stall, "--requests", "2", "--max-tokens", "6", "--stall-timeout", "200ms"}, 1, "stream stalled"},
+		{"stall mid-stream", []string{"--endpoint", stall, "--requests", "2", "--max-tokens", "6", "--stall-timeout", "1s"}, 1, "stream stalled"},
 		{"server errors", []string{"--endpoint", failing, "--requests", "3"}, 1, "HTTP 500"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
